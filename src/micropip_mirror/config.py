@@ -1,0 +1,91 @@
+"""Which mirrors to use when enable() is given none: configuration, then defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from . import catalogue
+from .errors import ConfigError
+from .mirrors import Mirror
+from .transport import IN_PYODIDE
+
+ENV_URLS = "MICROPIP_MIRROR_URLS"
+ENV_CLOUDFLARE = "MICROPIP_MIRROR_CLOUDFLARE"
+CLOUDFLARE_PREFIX = "cloudflare:"
+
+
+def in_browser() -> bool:
+    """True in a browser page or Web Worker, where CORS applies (not in Node.js)."""
+    if not IN_PYODIDE:
+        return False
+    from pyodide.ffi import IN_BROWSER
+
+    return bool(IN_BROWSER)
+
+
+def parse_mirrors(value) -> list[Mirror]:
+    """Mirrors from a string (index URLs separated by commas, spaces or newlines;
+    ``cloudflare:<origin>`` for a Worker mirror; or a JSON list) or a list of
+    strings, dicts ({"index_url", "files_url", "name"}) and Mirror objects."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError as e:
+                raise ConfigError(f"mirror list is not valid JSON: {e}") from None
+        else:
+            value = [v for v in re.split(r"[\s,]+", text) if v]
+    if isinstance(value, Mirror):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"a mirror list is a string or a list, got {type(value).__name__}")
+    return [_one(v) for v in value]
+
+
+def _one(value) -> Mirror:
+    if isinstance(value, dict):
+        try:
+            return Mirror(**value)
+        except TypeError as e:
+            raise ConfigError(f"bad mirror entry {value!r}: {e}") from None
+    if isinstance(value, str) and value.startswith(CLOUDFLARE_PREFIX):
+        return Mirror.cloudflare(value[len(CLOUDFLARE_PREFIX):])
+    return Mirror.coerce(value)
+
+
+def _js_global(name: str):
+    if not IN_PYODIDE:
+        return None
+    import js
+
+    value = getattr(js, name, None)
+    if value is None:
+        return None
+    return value.to_py() if hasattr(value, "to_py") else value
+
+
+def _setting(name: str):
+    """A setting from Pyodide's os.environ (loadPyodide({env})), else a JS global."""
+    value = os.environ.get(name)
+    return value if value else _js_global(name)
+
+
+def resolve(mirrors=None) -> list[Mirror]:
+    """The list enable() uses: the argument, else configuration, else defaults.
+    A configured Cloudflare Worker mirror goes first."""
+    if mirrors is not None:
+        found = parse_mirrors(mirrors)
+    else:
+        configured = _setting(ENV_URLS)
+        found = parse_mirrors(configured) if configured else catalogue.usable(in_browser())
+        cloudflare = _setting(ENV_CLOUDFLARE)
+        if cloudflare:
+            found = [Mirror.cloudflare(cloudflare)] + found
+        found = sorted(found, key=lambda m: m.name != "cloudflare")
+    if not found:
+        raise ConfigError("the mirror list is empty")
+    unique = list(dict.fromkeys(found))
+    return unique

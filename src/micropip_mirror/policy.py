@@ -1,0 +1,47 @@
+"""How hard to try: timeouts, hedging, memory and hash rules, as one value object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every knob of the fallback, with defaults meant for a hostile network.
+
+    timeout: seconds one index request may take before the next mirror is tried.
+    download_timeout: seconds one wheel or .metadata download may take.
+    hedge_after: seconds to wait for a first answer before also asking the next
+        mirror (the first valid answer wins, the other request is aborted);
+        None waits for each mirror to succeed or fail in turn.
+    cooldown: seconds a mirror that failed or lagged stays at the back of the list.
+    cache_ttl: seconds an index answer (or a 404) is reused without asking again.
+    require_hashes: refuse wheels for which no mirror gives a sha256.
+    """
+
+    timeout: float = 5.0
+    download_timeout: float = 60.0
+    hedge_after: float | None = 1.0
+    cooldown: float = 120.0
+    cache_ttl: float = 300.0
+    require_hashes: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "download_timeout", "cooldown", "cache_ttl"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+        if self.timeout == 0 or self.download_timeout == 0:
+            raise ConfigError("timeouts must be > 0")
+        if self.hedge_after is not None and (
+            not isinstance(self.hedge_after, int | float) or self.hedge_after <= 0
+        ):
+            raise ConfigError(f"hedge_after must be > 0 or None, got {self.hedge_after!r}")
+
+    def with_options(self, **options) -> Policy:
+        unknown = set(options) - set(self.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        return replace(self, **options)

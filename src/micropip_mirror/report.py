@@ -1,0 +1,75 @@
+"""A record of every routed request: who was asked, how long it took, why it failed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("micropip_mirror")
+
+
+@dataclass
+class Attempt:
+    mirror: str
+    url: str
+    outcome: str = "pending"  # ok | failed | cancelled | cached
+    reason: str = ""
+    ms: float = 0.0
+    started: float = field(default_factory=time.monotonic, repr=False)
+
+    def finish(self, outcome: str, reason: str = "") -> None:
+        self.outcome = outcome
+        self.reason = reason
+        self.ms = round((time.monotonic() - self.started) * 1000, 1)
+
+    def as_dict(self) -> dict:
+        return {"mirror": self.mirror, "url": self.url, "outcome": self.outcome,
+                "reason": self.reason, "ms": self.ms}
+
+
+@dataclass
+class Record:
+    kind: str  # index | file
+    target: str  # project name or file name
+    attempts: list[Attempt] = field(default_factory=list)
+    served_by: str | None = None
+    ms: float = 0.0
+    started: float = field(default_factory=time.monotonic, repr=False)
+
+    def attempt(self, mirror: str, url: str) -> Attempt:
+        a = Attempt(mirror, url)
+        self.attempts.append(a)
+        return a
+
+    def finish(self, served_by: str | None) -> None:
+        self.served_by = served_by
+        self.ms = round((time.monotonic() - self.started) * 1000, 1)
+        for a in self.attempts:
+            if a.outcome == "failed":
+                logger.info("%s %s: %s failed: %s", self.kind, self.target, a.mirror, a.reason)
+        if served_by:
+            logger.debug("%s %s served by %s in %.0f ms", self.kind, self.target, served_by, self.ms)
+        else:
+            logger.warning("%s %s: every mirror failed", self.kind, self.target)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "target": self.target, "served_by": self.served_by,
+                "ms": self.ms, "attempts": [a.as_dict() for a in self.attempts]}
+
+
+class Report(list):
+    """The records of this page session, oldest first; str() is a readable table."""
+
+    def as_dicts(self) -> list[dict]:
+        return [r.as_dict() for r in self]
+
+    def __str__(self) -> str:
+        rows = [("kind", "target", "mirror", "outcome", "ms", "reason")]
+        for r in self:
+            for a in r.attempts:
+                rows.append((r.kind, r.target, a.mirror, a.outcome, f"{a.ms:.0f}", a.reason))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths)) + "  " + row[5]
+                 for row in rows]
+        return "\n".join(line.rstrip() for line in lines)

@@ -1,0 +1,261 @@
+"""Where fallback happens: project pages and files, each from the first mirror
+that gives a valid answer, with health memory, a short cache and a record."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+
+from .cache import AnswerCache
+from .errors import AllMirrorsFailed, AttemptFailed, InvalidAnswer
+from .health import Health
+from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
+from .normalize import FileEntry, ProjectPage, parse_answer
+from .policy import Policy
+from .race import NoneSucceeded, first_success
+from .report import Attempt, Record, Report
+from .transport import default_transport
+
+ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+          "text/html;q=0.1, */*;q=0.01")
+_METADATA = ".metadata"
+
+
+class _NotFound(AttemptFailed):
+    """A 404: the mirror lacks the project. Cached, but no mark against its health."""
+
+
+@dataclass
+class _KnownFile:
+    project: str
+    entry: FileEntry
+    mirror: Mirror
+
+
+class Router:
+    def __init__(self, mirrors: list[Mirror], policy: Policy, transport=None,
+                 report: Report | None = None):
+        self.mirrors = list(mirrors)
+        self.policy = policy
+        self.transport = transport or default_transport()
+        self.health = Health(policy.cooldown)
+        self.cache = AnswerCache(policy.cache_ttl)
+        self.report = report if report is not None else Report()
+        self._files: dict[str, _KnownFile] = {}
+
+    # -- which requests are ours -------------------------------------------------
+
+    def match(self, url: str) -> str | None:
+        """The project an index URL asks for, when the URL is one of our mirrors'
+        or micropip's default (pypi.org), which stands for the whole list."""
+        for mirror in (PYPI, *self.mirrors):
+            project = mirror.match(url)
+            if project:
+                return canonical_name(project)
+        return None
+
+    # -- project pages -----------------------------------------------------------
+
+    async def project_page(self, project: str, requirement=None) -> ProjectPage:
+        """The page of the first mirror whose answer is valid and, when a
+        requirement is given, offers a wheel it accepts (a lagging mirror that
+        lacks the version does not block a mirror that has it)."""
+        project = canonical_name(project)
+        record = Record("index", project)
+        self.report.append(record)
+        lacking: list[tuple[Mirror, ProjectPage]] = []
+
+        async def attempt(mirror: Mirror, answering) -> ProjectPage:
+            page, tried = await self._fetch_page(mirror, project, record, answering)
+            if requirement is not None and not _offers(page, requirement):
+                lacking.append((mirror, page))
+                tried.outcome, tried.reason = "stale", f"no wheel matching {requirement}"
+                raise AttemptFailed(tried.reason)
+            return page
+
+        try:
+            mirror, page = await first_success(
+                self.health.order(self.mirrors), attempt, self.policy.hedge_after)
+        except NoneSucceeded:
+            if not lacking:
+                record.finish(None)
+                raise AllMirrorsFailed(
+                    f"project {project!r}",
+                    [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
+            # Nobody has it: let micropip report the missing version as it always does.
+            mirror, page = lacking[0]
+        record.finish(mirror.name)
+        for entry in page.files:
+            self._files[entry.url] = _KnownFile(project, entry, mirror)
+        return page
+
+    async def _fetch_page(self, mirror: Mirror, project: str, record: Record,
+                          answering=None) -> tuple[ProjectPage, Attempt]:
+        url = mirror.project_url(project)
+        attempt = record.attempt(mirror.name, url)
+        cached = self.cache.get(mirror, project)
+        if isinstance(cached, ProjectPage):
+            attempt.finish("cached")
+            return cached, attempt
+        if isinstance(cached, _NotFound):
+            attempt.finish("failed", f"{cached.reason} (cached)")
+            raise cached
+        answered = False
+
+        def on_answer():
+            nonlocal answered
+            answered = True
+            if answering:
+                answering()
+
+        try:
+            resp = await self.transport.fetch(url, headers={"Accept": ACCEPT},
+                                              timeout=self.policy.timeout,
+                                              on_answer=on_answer)
+            if resp.status == 404:
+                raise _NotFound("HTTP 404")
+            if resp.status != 200:
+                raise AttemptFailed(f"HTTP {resp.status}")
+            try:
+                page = parse_answer(resp.body, resp.headers.get("content-type", ""),
+                                    resp.url, project)
+            except InvalidAnswer as e:
+                raise AttemptFailed(f"unusable answer: {e}") from None
+        except _NotFound as e:
+            self.cache.put(mirror, project, e)
+            attempt.finish("failed", e.reason)
+            raise
+        except AttemptFailed as e:
+            self.health.bench(mirror, e.reason)
+            attempt.finish("failed", e.reason)
+            raise
+        except asyncio.CancelledError:
+            if not answered:
+                self.health.bench(mirror, "slower than another mirror")
+            attempt.finish("cancelled", "another mirror answered first")
+            raise
+        for entry in page.files:
+            entry.url = mirror.rewrite_file_url(entry.url)
+        self.cache.put(mirror, project, page)
+        self.health.restore(mirror)
+        attempt.finish("ok", "; ".join(page.refused))
+        return page, attempt
+
+    # -- files -------------------------------------------------------------------
+
+    async def file_bytes(self, url: str) -> bytes | None:
+        """The bytes of a wheel (or its .metadata) that an index answer of ours
+        listed, from the first mirror that serves them with the right sha256.
+        None for URLs we did not hand out: those are micropip's own business."""
+        is_metadata = url.endswith(_METADATA) and url[: -len(_METADATA)] in self._files
+        known = self._files.get(url[: -len(_METADATA)] if is_metadata else url)
+        if known is None:
+            return None
+        name = known.entry.filename + (_METADATA if is_metadata else "")
+        record = Record("file", name)
+        self.report.append(record)
+        order = self.health.order([known.mirror] + [m for m in self.mirrors if m != known.mirror])
+
+        async def attempt(mirror: Mirror, answering) -> bytes:
+            file_url, sha256 = await self._locate(mirror, known, record)
+            if is_metadata:
+                file_url += _METADATA
+                meta = known.entry.core_metadata
+                sha256 = meta.get("sha256") if isinstance(meta, dict) else None
+            return await self._download(mirror, file_url, sha256, record, answering,
+                                        check_required=not is_metadata)
+
+        try:
+            mirror, data = await first_success(order, attempt, self.policy.hedge_after)
+        except NoneSucceeded:
+            record.finish(None)
+            raise AllMirrorsFailed(
+                f"file {name!r}", [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
+        record.finish(mirror.name)
+        return data
+
+    async def _locate(self, mirror: Mirror, known: _KnownFile, record: Record):
+        """This mirror's URL for the file, and the sha256 to expect from it."""
+        entry = known.entry
+        sha256 = entry.sha256 or self._hash_from_cache(known)
+        if mirror == known.mirror:
+            return entry.url, sha256
+        path = _pypi_path(entry.url, self.mirrors)
+        if path and mirror.files_url:
+            return mirror.local_file_url(path), sha256
+        page, _ = await self._fetch_page(mirror, known.project, record)
+        other = page.find(entry.filename)
+        if other is None:
+            attempt = record.attempt(mirror.name, mirror.project_url(known.project))
+            attempt.finish("failed", f"does not list {entry.filename}")
+            raise AttemptFailed(f"does not list {entry.filename}")
+        return other.url, sha256 or other.sha256
+
+    def _hash_from_cache(self, known: _KnownFile) -> str | None:
+        for mirror in self.mirrors:
+            page = self.cache.get(mirror, known.project)
+            if isinstance(page, ProjectPage):
+                other = page.find(known.entry.filename)
+                if other and other.sha256:
+                    return other.sha256
+        return None
+
+    async def _download(self, mirror, url, sha256, record, answering, check_required):
+        attempt = record.attempt(mirror.name, url)
+        answered = False
+
+        def on_answer():
+            nonlocal answered
+            answered = True
+            answering()
+
+        try:
+            resp = await self.transport.fetch(url, headers={}, timeout=self.policy.download_timeout,
+                                              on_answer=on_answer)
+            if resp.status != 200:
+                raise AttemptFailed(f"HTTP {resp.status}")
+            if sha256:
+                digest = hashlib.sha256(resp.body).hexdigest()
+                if digest != sha256.lower():
+                    raise AttemptFailed(f"sha256 mismatch: got {digest[:12]}…, "
+                                        f"index says {sha256[:12]}…")
+            elif check_required and self.policy.require_hashes:
+                raise AttemptFailed("no mirror gives a sha256 for it (require_hashes)")
+        except AttemptFailed as e:
+            if not e.reason.startswith("HTTP 404"):
+                self.health.bench(mirror, e.reason)
+            attempt.finish("failed", e.reason)
+            raise
+        except asyncio.CancelledError:
+            if not answered:
+                self.health.bench(mirror, "slower than another mirror")
+            attempt.finish("cancelled", "another mirror answered first")
+            raise
+        attempt.finish("ok", "" if sha256 else "unverified: no sha256 known")
+        return resp.body
+
+
+def _offers(page: ProjectPage, requirement) -> bool:
+    """Whether the page lists a wheel whose version the requirement accepts."""
+    for entry in page.files:
+        version = entry.version
+        if version is None:
+            continue
+        try:
+            if requirement.specifier.contains(version, prereleases=True):
+                return True
+        except Exception:  # an unparsable version is simply not a match
+            continue
+    return False
+
+
+def _pypi_path(url: str, mirrors: list[Mirror]) -> str | None:
+    """The files.pythonhosted.org path of a file URL, when we can tell it."""
+    if url.startswith(PYPI_FILES + "/"):
+        return url[len(PYPI_FILES):]
+    for mirror in mirrors:
+        path = mirror.pypi_path(url)
+        if path:
+            return path
+    return None

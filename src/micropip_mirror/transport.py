@@ -1,0 +1,104 @@
+"""How bytes are fetched: one request, bounded by a timeout and really cancelled.
+
+Transports know nothing of mirrors or fallback (that is the router's job); they
+turn every way a request can go wrong into AttemptFailed with a short reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import AttemptFailed
+
+IN_PYODIDE = sys.platform == "emscripten"
+
+
+@dataclass
+class Response:
+    url: str  # final URL, after redirects
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+class JsTransport:
+    """fetch() of the JS runtime (browser, Web Worker or Node.js), with an
+    AbortController so a timed-out or cancelled request stops on the wire."""
+
+    async def fetch(self, url: str, *, headers: dict[str, str], timeout: float,
+                    on_answer: Callable[[], None] | None = None) -> Response:
+        import js
+        from pyodide.ffi import JsException, to_js
+
+        controller = js.AbortController.new()
+        options = to_js({"headers": headers, "signal": controller.signal},
+                        dict_converter=js.Object.fromEntries)
+
+        async def run() -> Response:
+            resp = await js.fetch(url, options)
+            if on_answer:
+                on_answer()
+            body = (await resp.arrayBuffer()).to_bytes()
+            names = {k.lower(): v for k, v in js.Object.fromEntries(resp.headers).to_py().items()}
+            return Response(str(resp.url or url), int(resp.status), names, body)
+
+        try:
+            return await asyncio.wait_for(run(), timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise AttemptFailed(f"timeout after {timeout:g} s") from None
+        except JsException as e:
+            raise AttemptFailed(f"network or CORS error ({_js_message(e)})") from None
+        except OSError as e:  # older Pyodide maps some fetch failures to OSError
+            raise AttemptFailed(f"network or CORS error ({e})") from None
+        finally:
+            controller.abort()  # no-op when finished; stops a request we gave up on
+
+
+def _js_message(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[-1] if text else type(e).__name__
+
+
+class UrllibTransport:
+    """For CPython (tests, tools): urllib in a thread. The socket timeout bounds
+    the request; a cancelled request is abandoned, not stopped."""
+
+    async def fetch(self, url: str, *, headers: dict[str, str], timeout: float,
+                    on_answer: Callable[[], None] | None = None) -> Response:
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(None, _blocking_fetch, url, headers, timeout, on_answer),
+                timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise AttemptFailed(f"timeout after {timeout:g} s") from None
+
+
+def _blocking_fetch(url, headers, timeout, on_answer) -> Response:
+    import socket
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            if on_answer:
+                on_answer()
+            return Response(resp.geturl(), resp.status,
+                            {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as e:
+        return Response(e.geturl() or url, e.code,
+                        {k.lower(): v for k, v in (e.headers or {}).items()}, e.read())
+    except (socket.timeout, TimeoutError):
+        raise AttemptFailed(f"timeout after {timeout:g} s") from None
+    except urllib.error.URLError as e:
+        raise AttemptFailed(f"network error ({e.reason})") from None
+    except (OSError, ValueError) as e:
+        raise AttemptFailed(f"network error ({e})") from None
+
+
+def default_transport():
+    return JsTransport() if IN_PYODIDE else UrllibTransport()
