@@ -1,0 +1,74 @@
+"""Constants and the HTML-only upstream handler shared by the Worker tests and their fixtures."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import random
+import time
+
+HUGE_SIZE = 6 * 1024 * 1024
+HUGE_NAME = "mm_huge-1.0.0-py3-none-any.whl"
+STALL_HEAD = 256 * 1024  # bytes sent before the stall
+STALL_SECONDS = 2.0
+
+
+HTML_FILE = b"not really a wheel, but bytes to compare\n" * 100
+HTML_SHA = hashlib.sha256(HTML_FILE).hexdigest()
+STALL_FILE = random.Random(11).randbytes(STALL_HEAD * 2)
+
+
+class HtmlMirror(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: list[str]  # set on the subclass made per server
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.seen.append(self.path)
+        origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.path == "/simple/mm-html/":
+            page = (
+                "<!DOCTYPE html><html><body><h1>Links for mm-html</h1>\n"
+                f'<a href="../../packages/ab/cd/mm_html-1.0-py3-none-any.whl#sha256={HTML_SHA}" '
+                'data-requires-python="&gt;=3.8" data-dist-info-metadata="sha256=00ff">'
+                "mm_html-1.0-py3-none-any.whl</a><br/>\n"
+                f"<a href='{origin}/packages/ef/mm_html-0.9-py3-none-any.whl' data-yanked='broken'>"
+                "mm_html-0.9-py3-none-any.whl</a><br/>\n"
+                '<a href="https://elsewhere.invalid/x/mm_html-0.8.tar.gz">mm_html-0.8.tar.gz</a>\n'
+                "</body></html>\n"
+            )
+            self._send(200, page.encode(), "text/html")
+        elif self.path == "/pypi/mm-html/json":
+            url = f"{origin}/packages/ab/cd/mm_html-1.0-py3-none-any.whl"
+            entry = {"filename": "mm_html-1.0-py3-none-any.whl", "url": url, "digests": {"sha256": HTML_SHA}}
+            data = {"info": {"name": "mm-html", "version": "1.0"}, "urls": [entry], "releases": {"1.0": [entry]}}
+            self._send(200, json.dumps(data).encode(), "application/json")
+        elif self.path == "/packages/ab/cd/mm_html-1.0-py3-none-any.whl":
+            self._send(200, HTML_FILE, "application/octet-stream")
+        elif self.path == "/simple/mm-error/":
+            self._send(500, b"internal error", "text/plain")
+        elif self.path.startswith("/simple/mm-hang/"):
+            time.sleep(30)  # longer than the Worker's timeout in these tests
+        elif self.path == "/packages/stall/mm_stall-1.0-py3-none-any.whl":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(STALL_FILE)))
+            self.end_headers()
+            self.wfile.write(STALL_FILE[:STALL_HEAD])
+            self.wfile.flush()
+            time.sleep(STALL_SECONDS)
+            self.wfile.write(STALL_FILE[STALL_HEAD:])
+        else:
+            self._send(404, b"no such page", "text/plain")
+
+
