@@ -96,7 +96,7 @@ def _from_json(text: str, url: str, project: str) -> ProjectPage:
 
 
 def _from_pep691(data: dict, url: str, project: str) -> ProjectPage:
-    api = str((data.get("meta") or {}).get("api-version", "1.0"))
+    api = str(_dict(data.get("meta"), "meta").get("api-version", "1.0"))
     if not api.startswith("1."):
         raise InvalidAnswer(f"unsupported PEP 691 api-version {api}")
     files = data["files"]
@@ -123,7 +123,7 @@ def _from_pep691(data: dict, url: str, project: str) -> ProjectPage:
 
 
 def _from_legacy_json(data: dict, url: str, project: str) -> ProjectPage:
-    info = data.get("info") or {}
+    info = _dict(data.get("info"), "info")
     page = ProjectPage(name=_str(info.get("name", project), "info.name"))
     releases = data.get("releases")
     groups = releases.values() if isinstance(releases, dict) else [data.get("urls") or []]
@@ -238,6 +238,14 @@ def _add(page: ProjectPage, base: str, *, filename, href, sha256, requires_pytho
         size = None
     page.files.append(FileEntry(filename, file_url, sha256.lower() if sha256 else None,
                                 requires_python, yanked, core_metadata, size))
+
+
+def _dict(value, what: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidAnswer(f"{what!r} is not an object")
+    return value
 
 
 def _str(value, what: str) -> str:
