@@ -1,0 +1,74 @@
+"""Browser-test fixtures: the fleet of index servers, the Cloudflare Worker and a local
+index serving micropip-mirror itself, once per session.
+
+Why session scope: the fleet (four processes) and workerd take seconds to start;
+every browser module shares them.  Also registers the ``core`` marker: the
+subset of the fault matrix that runs on every Pyodide release
+(``pytest tests/browser/test_matrix.py -m core --dist-dir ~/.cache/micropip-mirror/pyodide/0.26.4``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.support.browser import static_server
+from tests.support.fleet import Fleet
+from tests.support.worker_mirror import worker_mirror
+
+# Modules whose cases are about what a browser enforces (CORS): Node.js has no
+# CORS, so their Node items are deselected (not skipped: they do not exist there).
+BROWSER_ONLY = ("test_matrix.py",)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "core: fault-matrix cases run on every Pyodide release (dead mirror, no CORS, "
+        "tampered wheel, file-host fallback)")
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
+    for item in items:
+        runtime = getattr(item, "callspec", None) and item.callspec.params.get("runtime")
+        if item.path.name in BROWSER_ONLY and runtime == "node":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def fleet():
+    """Every index server of tests/support/fleet.py, plus the Worker registered as "cloudflare"."""
+    with Fleet(slow_seconds=3.0) as fleet:
+        yield fleet
+
+
+@pytest.fixture(scope="session")
+def cloudflare(fleet):
+    """The project's Worker in workerd (a WorkerMirror: .origin, .index_url, .files_url),
+    proxying the fleet's upstream, which has no CORS: the Worker adds it."""
+    with worker_mirror(fleet.origin("upstream-nocors")) as mirror:
+        fleet.register("cloudflare", mirror.index_url)
+        yield mirror
+
+
+@pytest.fixture(scope="session")
+def package_index(micropip_mirror_wheel, tmp_path_factory):
+    """A PEP 503 index (with CORS) holding the micropip-mirror wheel built from src/, so a
+    page can `micropip.install("micropip-mirror", index_urls=[package_index])` by name."""
+    root = tmp_path_factory.mktemp("mm-package-index")
+    (root / "files").mkdir()
+    (root / "files" / micropip_mirror_wheel.name).write_bytes(micropip_mirror_wheel.read_bytes())
+    sha256 = hashlib.sha256(micropip_mirror_wheel.read_bytes()).hexdigest()
+    page = root / "simple" / "micropip-mirror"
+    page.mkdir(parents=True)
+    (page / "index.html").write_text(
+        f'<!DOCTYPE html><html><body><a href="../../files/{micropip_mirror_wheel.name}'
+        f'#sha256={sha256}">{micropip_mirror_wheel.name}</a></body></html>\n')
+    with static_server(root, cors=True) as base:
+        yield f"{base}/simple"
