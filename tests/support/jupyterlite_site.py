@@ -1,0 +1,184 @@
+"""Build a real JupyterLite site offline, with micropip-mirror preloaded, and serve it.
+
+Why: issue 6 asks for proof in a real site, built by the real `jupyter lite build`
+from PyPI's jupyterlite-core and jupyterlite-pyodide-kernel, whose kernel boots
+from a self-hosted Pyodide with no request leaving 127.0.0.1.
+
+The Pyodide kernel loads, while it starts, these packages from Pyodide's
+lockfile (KERNEL_LOCK_PACKAGES, with their lockfile depends) and `comm` from
+the site's piplite index (it is not in the lockfile; without it piplite would
+go to pypi.org).  The kernel's own wheels (piplite, pyodide-kernel, ipykernel
+stub) ship inside jupyterlite-pyodide-kernel.
+
+    python tests/support/jupyterlite_site.py WHEEL INDEX_URL...   # build, serve, print URL
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if not __package__:  # run as a script
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "src")]
+
+from micropip_mirror import jupyterlite as mm_jupyterlite  # noqa: E402
+from support import stage_pyodide  # noqa: E402
+
+JUPYTERLITE = {"jupyterlite-core": "0.8.6", "jupyterlite-pyodide-kernel": "0.8.6"}
+# jupyterlite_pyodide_kernel.constants.PYODIDE_VERSION of that release.
+PYODIDE_VERSION = "314.0.6"
+# What the kernel's startup loads from the lockfile (micropip; then via piplite:
+# ipython, jedi and their lockfile depends).
+KERNEL_LOCK_PACKAGES = ["micropip", "ipython", "jedi"]
+# pyodide-kernel's dependency missing from the lockfile: served by the site's piplite index.
+PIPLITE_EXTRAS = [("comm", "0.2.3")]
+
+CACHE = stage_pyodide.CACHE
+VENV = CACHE / "venvs" / ("jupyterlite-" + "-".join(JUPYTERLITE.values()))
+
+
+def log(msg: str) -> None:
+    print(f"[jupyterlite_site] {msg}", file=sys.stderr, flush=True)
+
+
+def jupyter_lite() -> Path:
+    """The `jupyter-lite` CLI from a cached venv holding exactly the pinned releases."""
+    exe = VENV / "bin" / "jupyter-lite"
+    marker = VENV / ".micropip-mirror-pins"
+    pins = [f"{name}=={version}" for name, version in JUPYTERLITE.items()]
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV.parent / f".{VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs: one creates, the others wait
+        if not (exe.exists() and marker.exists() and marker.read_text() == " ".join(pins)):
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+            subprocess.run(
+                [str(VENV / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pins],
+                check=True,
+            )
+            marker.write_text(" ".join(pins))
+            log(f"installed {' '.join(pins)} in {time.monotonic() - started:.1f}s")
+    return exe
+
+
+def stage_jupyterlite_extras(dist_dir: Path) -> list[str]:
+    """Put the kernel's lockfile packages (from PyPI, exact lockfile versions) into a Pyodide dir.
+
+    Returns the lockfile names staged.  Same recipe as stage_pyodide.stage.
+    """
+    dist_dir = Path(dist_dir)
+    lock_path = dist_dir / "pyodide-lock.json"
+    lock = json.loads(lock_path.read_text())
+    packages = lock["packages"]
+    py = ".".join(lock["info"]["python"].split(".")[:2])
+    names = stage_pyodide.closure(packages, KERNEL_LOCK_PACKAGES)
+    wheels = stage_pyodide.fetch_wheels([(n, packages[n]["version"]) for n in names], py)
+    for name, wheel in wheels.items():
+        shutil.copyfile(wheel, dist_dir / wheel.name)
+        packages[name]["file_name"] = wheel.name
+        packages[name]["sha256"] = stage_pyodide.sha256_of(wheel)
+    lock_path.write_text(json.dumps(lock, indent=1, sort_keys=True))
+    return names
+
+
+def build_wheel(dest: Path) -> Path:
+    """The real micropip_mirror wheel (`python -m build --wheel`), built from a copy of the repo
+    so the shared work tree gets no build/ or egg-info folders."""
+    src = Path(tempfile.mkdtemp(prefix="mm-src-"))
+    try:
+        shutil.copy(ROOT / "pyproject.toml", src)
+        shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        if (ROOT / "README.md").exists():
+            shutil.copy(ROOT / "README.md", src)
+        done = subprocess.run(
+            [sys.executable, "-m", "build", "--wheel", "--outdir", str(dest), str(src)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if done.returncode:
+            raise RuntimeError(f"building the micropip_mirror wheel failed:\n{done.stdout[-4000:]}")
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+    return next(Path(dest).glob("micropip_mirror-*.whl"))
+
+
+def build_site(work: Path, wheel: Path, mirrors: list[str]) -> Path:
+    """`jupyter lite build` a site whose kernel starts with micropip-mirror enabled on `mirrors`.
+
+    `work` gets the lite dir (inputs) and `work/_output` (the site).  Returns the site.
+    """
+    work = Path(work)
+    lite_dir, output = work / "lite", work / "_output"
+    exe = jupyter_lite()
+    dist = stage_pyodide.stage(PYODIDE_VERSION, CACHE / "pyodide" / PYODIDE_VERSION)
+    pyodide_dir = lite_dir / "static" / "pyodide"
+    shutil.rmtree(lite_dir, ignore_errors=True)
+    shutil.copytree(dist, pyodide_dir)
+    stage_jupyterlite_extras(pyodide_dir)
+    pypi = lite_dir / "pypi"
+    pypi.mkdir()
+    python = json.loads((pyodide_dir / "pyodide-lock.json").read_text())["info"]["python"]
+    extras = stage_pyodide.fetch_wheels(PIPLITE_EXTRAS, ".".join(python.split(".")[:2]))
+    for extra in extras.values():
+        shutil.copyfile(extra, pypi / extra.name)
+    # The documented step: wheel into the Pyodide lockfile, settings into jupyter-lite.json.
+    mm_jupyterlite.configure_site(lite_dir, wheel, mirrors)
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(exe), "build", "--lite-dir", str(lite_dir), "--output-dir", str(output), "--no-sourcemaps"],
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"jupyter lite build failed:\n{done.stdout[-4000:]}")
+    log(f"jupyter lite build in {time.monotonic() - started:.1f}s: {output}")
+    return output
+
+
+class _SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, no CORS header (a site only loads its own origin), every request logged."""
+
+    requests: list
+
+    def log_request(self, code="-", size="-"):
+        self.requests.append({"path": self.path, "status": int(code) if str(code).isdigit() else code})
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve_site(site: Path):
+    """Serve the built site on a free 127.0.0.1 port; yields (base_url, request_log)."""
+    requests: list[dict] = []
+    handler = functools.partial(type("H", (_SiteHandler,), {"requests": requests}), directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+if __name__ == "__main__":
+    out = build_site(Path(tempfile.mkdtemp(prefix="mm-jlite-")), Path(sys.argv[1]), sys.argv[2:])
+    with serve_site(out) as (url, _):
+        print(f"{url}/repl/?kernel=python", flush=True)
+        threading.Event().wait()
