@@ -20,9 +20,11 @@ def in_browser() -> bool:
     """True in a browser page or Web Worker, where CORS applies (not in Node.js)."""
     if not IN_PYODIDE:
         return False
-    from pyodide.ffi import IN_BROWSER
+    import js  # pyodide.ffi.IN_BROWSER is gone in newer Pyodide; ask the JS runtime
 
-    return bool(IN_BROWSER)
+    process = getattr(js, "process", None)
+    versions = getattr(process, "versions", None) if process is not None else None
+    return not (versions is not None and getattr(versions, "node", None))
 
 
 def parse_mirrors(value) -> list[Mirror]:

@@ -118,3 +118,46 @@ f"{{outcome}} {{len(micropip_mirror.report(file=None)) - before}}"
     # Native micropip fails on its own terms and nothing went through our router.
     assert outcome.split() != ["installed", "0"] and outcome.endswith(" 0")
     assert "AllMirrorsFailed" not in outcome
+
+
+def test_configuration_and_defaults_fit_the_runtime(selenium_standalone, package_index, fleet, cloudflare):
+    """No arguments: MICROPIP_MIRROR_URLS (Cloudflare entry first), else a JS
+    global of that name, else built-in defaults that can work here (a browser
+    needs CORS; Node.js does not)."""
+    selenium = selenium_standalone  # a fresh page: installs don't leak between tests
+    install_mirror_pkg(selenium, package_index)
+    result = run_json(selenium, f"""
+import json, os, js, micropip_mirror
+os.environ.pop("MICROPIP_MIRROR_URLS", None)
+defaults = [m.name for m in micropip_mirror.enable()]
+js.MICROPIP_MIRROR_URLS = {fleet.url("upstream")!r}
+from_global = [m.index_url for m in micropip_mirror.enable()]
+os.environ["MICROPIP_MIRROR_URLS"] = "{fleet.url('blackhole')}, cloudflare:{cloudflare.origin}"
+from_env = [m.index_url for m in micropip_mirror.enable()]
+micropip_mirror.disable()
+result = dict(defaults=defaults, from_global=from_global, from_env=from_env)
+""")
+    if selenium.browser == "node":
+        assert result["defaults"] == ["pypi.org", "tuna", "aliyun", "tencent"]
+    else:
+        assert result["defaults"] == ["pypi.org"]
+    assert result["from_global"] == [fleet.url("upstream")]
+    assert result["from_env"] == [cloudflare.index_url, fleet.url("blackhole")]
+
+
+def test_a_cors_less_mirror_is_skipped_in_a_browser_and_used_in_node(selenium_standalone, package_index, fleet):
+    selenium = selenium_standalone  # a fresh page: installs don't leak between tests
+    install_mirror_pkg(selenium, package_index)
+    served_by = selenium.run_async(f"""
+import micropip, micropip_mirror
+micropip_mirror.enable([{fleet.url("pypiserver")!r}, {fleet.url("upstream")!r}])
+await micropip.install("mm-lib-c")
+import mm_lib_c
+assert mm_lib_c.GENUINE
+[r for r in micropip_mirror.report(file=None) if r.kind == "index"][0].served_by
+""")
+    # pypiserver: HTML only, /packages/ links, no CORS header.
+    if selenium.browser == "node":
+        assert served_by == fleet.url("pypiserver").split("/")[2]
+    else:
+        assert served_by == fleet.url("upstream").split("/")[2]
