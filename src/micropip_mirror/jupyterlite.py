@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import sys
 import zipfile
 from pathlib import Path
 
+from .mirrors import canonical_name
+
 KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 ENABLE_LINE = "import micropip_mirror; micropip_mirror.enable()"
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def add_wheel_to_lockfile(pyodide_dir: Path, wheel: Path) -> dict:
@@ -42,7 +39,7 @@ def add_wheel_to_lockfile(pyodide_dir: Path, wheel: Path) -> dict:
     lock_path = pyodide_dir / "pyodide-lock.json"
     lock = json.loads(lock_path.read_text())
     dist, version = wheel.name.split("-")[:2]
-    name = _normalize(dist)
+    name = canonical_name(dist)
     with zipfile.ZipFile(wheel) as zf:
         imports = sorted({p.split("/")[0] for p in zf.namelist() if "/" in p and ".dist-info/" not in p})
     old = lock["packages"].get(name, {})
