@@ -164,7 +164,7 @@ class Router:
                 meta = known.entry.core_metadata
                 sha256 = meta.get("sha256") if isinstance(meta, dict) else None
             return await self._download(mirror, file_url, sha256, record, answering,
-                                        check_required=not is_metadata)
+                                        is_wheel=not is_metadata)
 
         try:
             mirror, data = await first_success(order, attempt, self.policy.hedge_after)
@@ -201,7 +201,9 @@ class Router:
                     return other.sha256
         return None
 
-    async def _download(self, mirror, url, sha256, record, answering, check_required):
+    async def _download(self, mirror, url, sha256, record, answering, is_wheel):
+        """One download, hash-checked. A .metadata file without a hash is not
+        flagged: it only steers resolution, and every wheel is checked itself."""
         attempt = record.attempt(mirror.name, url)
         answered = False
 
@@ -220,7 +222,7 @@ class Router:
                 if digest != sha256.lower():
                     raise AttemptFailed(f"sha256 mismatch: got {digest[:12]}…, "
                                         f"index says {sha256[:12]}…")
-            elif check_required and self.policy.require_hashes:
+            elif is_wheel and self.policy.require_hashes:
                 raise AttemptFailed("no mirror gives a sha256 for it (require_hashes)")
         except AttemptFailed as e:
             if not e.reason.startswith("HTTP 404"):
@@ -232,7 +234,7 @@ class Router:
                 self.health.bench(mirror, "slower than another mirror")
             attempt.finish("cancelled", "another mirror answered first")
             raise
-        attempt.finish("ok", "" if sha256 else "unverified: no sha256 known")
+        attempt.finish("ok", "unverified: no sha256 known" if is_wheel and not sha256 else "")
         return resp.body
 
 

@@ -10,12 +10,17 @@ subset of the fault matrix that runs on every Pyodide release
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.support.browser import static_server
 from tests.support.fleet import Fleet
 from tests.support.worker_mirror import worker_mirror
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Modules whose cases are about what a browser enforces (CORS): Node.js has no
 # CORS, so their Node items are deselected (not skipped: they do not exist there).
@@ -58,17 +63,29 @@ def cloudflare(fleet):
 
 
 @pytest.fixture(scope="session")
-def package_index(micropip_mirror_wheel, tmp_path_factory):
-    """A PEP 503 index (with CORS) holding the micropip-mirror wheel built from src/, so a
-    page can `micropip.install("micropip-mirror", index_urls=[package_index])` by name."""
+def built_wheel(tmp_path_factory) -> Path:
+    """micropip-mirror's wheel as users get it: built by pip from pyproject.toml."""
+    out = tmp_path_factory.mktemp("built")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+                   check=True)
+    (wheel,) = out.glob("micropip_mirror-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def package_index(built_wheel, tmp_path_factory):
+    """A PEP 503 index (with CORS) holding the micropip-mirror wheel, so a page can
+    `micropip.install("micropip-mirror", index_urls=[package_index])` by name."""
     root = tmp_path_factory.mktemp("mm-package-index")
     (root / "files").mkdir()
-    (root / "files" / micropip_mirror_wheel.name).write_bytes(micropip_mirror_wheel.read_bytes())
-    sha256 = hashlib.sha256(micropip_mirror_wheel.read_bytes()).hexdigest()
+    (root / "files" / built_wheel.name).write_bytes(built_wheel.read_bytes())
+    sha256 = hashlib.sha256(built_wheel.read_bytes()).hexdigest()
     page = root / "simple" / "micropip-mirror"
     page.mkdir(parents=True)
-    (page / "index.html").write_text(
-        f'<!DOCTYPE html><html><body><a href="../../files/{micropip_mirror_wheel.name}'
-        f'#sha256={sha256}">{micropip_mirror_wheel.name}</a></body></html>\n')
     with static_server(root, cors=True) as base:
+        # An absolute link: micropip 0.6 does not resolve relative ones (micropip-mirror
+        # fixes that, but it is not installed yet when this index is used).
+        (page / "index.html").write_text(
+            f'<!DOCTYPE html><html><body><a href="{base}/files/{built_wheel.name}'
+            f'#sha256={sha256}">{built_wheel.name}</a></body></html>\n')
         yield f"{base}/simple"
