@@ -15,7 +15,7 @@ from .normalize import FileEntry, ProjectPage, parse_answer
 from .policy import Policy
 from .race import NoneSucceeded, first_success
 from .report import Attempt, Record, Report
-from .transport import default_transport
+from .transport import Response, default_transport
 
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
           "text/html;q=0.1, */*;q=0.01")
@@ -101,6 +101,32 @@ class Router:
         if isinstance(cached, _NotFound):
             attempt.finish("failed", f"{cached.reason} (cached)")
             raise cached
+
+        def parse(resp: Response) -> ProjectPage:
+            try:
+                return parse_answer(resp.body, resp.headers.get("content-type", ""), resp.url, project)
+            except InvalidAnswer as e:
+                raise AttemptFailed(f"unusable answer: {e}") from None
+
+        try:
+            page = await self._request(mirror, url, {"Accept": ACCEPT}, self.policy.timeout,
+                                       parse, attempt, answering)
+        except _NotFound as e:
+            self.cache.put(mirror, project, e)
+            raise
+        for entry in page.files:
+            entry.url = mirror.rewrite_file_url(entry.url)
+        self.cache.put(mirror, project, page)
+        self.health.restore(mirror)
+        attempt.finish("ok", "; ".join(page.refused))
+        return page, attempt
+
+    async def _request(self, mirror: Mirror, url: str, headers: dict, timeout: float,
+                       check, attempt: Attempt, answering=None):
+        """One request to one mirror, its 200 answer passed through ``check``.
+        Keeps the attempt's record and the mirror's health right whatever happens:
+        a 404 only says the mirror lacks this; other failures, and staying silent
+        while another mirror answered, send it to the back of the list."""
         answered = False
 
         def on_answer():
@@ -110,20 +136,14 @@ class Router:
                 answering()
 
         try:
-            resp = await self.transport.fetch(url, headers={"Accept": ACCEPT},
-                                              timeout=self.policy.timeout,
+            resp = await self.transport.fetch(url, headers=headers, timeout=timeout,
                                               on_answer=on_answer)
             if resp.status == 404:
                 raise _NotFound("HTTP 404")
             if resp.status != 200:
                 raise AttemptFailed(f"HTTP {resp.status}")
-            try:
-                page = parse_answer(resp.body, resp.headers.get("content-type", ""),
-                                    resp.url, project)
-            except InvalidAnswer as e:
-                raise AttemptFailed(f"unusable answer: {e}") from None
+            return check(resp)
         except _NotFound as e:
-            self.cache.put(mirror, project, e)
             attempt.finish("failed", e.reason)
             raise
         except AttemptFailed as e:
@@ -135,12 +155,6 @@ class Router:
                 self.health.bench(mirror, "slower than another mirror")
             attempt.finish("cancelled", "another mirror answered first")
             raise
-        for entry in page.files:
-            entry.url = mirror.rewrite_file_url(entry.url)
-        self.cache.put(mirror, project, page)
-        self.health.restore(mirror)
-        attempt.finish("ok", "; ".join(page.refused))
-        return page, attempt
 
     # -- files -------------------------------------------------------------------
 
@@ -205,18 +219,8 @@ class Router:
         """One download, hash-checked. A .metadata file without a hash is not
         flagged: it only steers resolution, and every wheel is checked itself."""
         attempt = record.attempt(mirror.name, url)
-        answered = False
 
-        def on_answer():
-            nonlocal answered
-            answered = True
-            answering()
-
-        try:
-            resp = await self.transport.fetch(url, headers={}, timeout=self.policy.download_timeout,
-                                              on_answer=on_answer)
-            if resp.status != 200:
-                raise AttemptFailed(f"HTTP {resp.status}")
+        def verify(resp: Response) -> bytes:
             if sha256:
                 digest = hashlib.sha256(resp.body).hexdigest()
                 if digest != sha256.lower():
@@ -224,18 +228,12 @@ class Router:
                                         f"index says {sha256[:12]}…")
             elif is_wheel and self.policy.require_hashes:
                 raise AttemptFailed("no mirror gives a sha256 for it (require_hashes)")
-        except AttemptFailed as e:
-            if not e.reason.startswith("HTTP 404"):
-                self.health.bench(mirror, e.reason)
-            attempt.finish("failed", e.reason)
-            raise
-        except asyncio.CancelledError:
-            if not answered:
-                self.health.bench(mirror, "slower than another mirror")
-            attempt.finish("cancelled", "another mirror answered first")
-            raise
+            return resp.body
+
+        body = await self._request(mirror, url, {}, self.policy.download_timeout, verify,
+                                   attempt, answering)
         attempt.finish("ok", "unverified: no sha256 known" if is_wheel and not sha256 else "")
-        return resp.body
+        return body
 
 
 def _offers(page: ProjectPage, requirement) -> bool:
