@@ -16,8 +16,9 @@ from .errors import (
     UnsupportedMicropip,
 )
 from .mirrors import Mirror
-from .patch import disable, enable, enabled, is_enabled, report
+from .patch import disable, enable, enabled, is_enabled, ready, report
 from .policy import Policy
+from .probe import ProbeSettings
 
 __version__ = "0.1.0"
 
@@ -28,10 +29,12 @@ __all__ = [
     "Mirror",
     "MirrorError",
     "Policy",
+    "ProbeSettings",
     "UnsupportedMicropip",
     "disable",
     "enable",
     "enabled",
     "is_enabled",
+    "ready",
     "report",
 ]

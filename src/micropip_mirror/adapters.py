@@ -38,6 +38,22 @@ class Adapter:
     def transaction_class(self):
         return sys.modules["micropip.transaction"].Transaction
 
+    def load_package_sites(self) -> list[tuple[object, str]]:
+        """Where micropip finds Pyodide's JS loadPackage (lockfile packages);
+        the first site is the one the install path calls."""
+        raise NotImplementedError
+
+    def apply_load_package(self, wrap) -> bool:
+        """Replace micropip's loadPackage with ``wrap(original)``; restore() puts
+        it back. False (nothing changed) when this micropip has no such site."""
+        sites = [(o, a) for o, a in self.load_package_sites() if hasattr(o, a)]
+        if len(sites) != len(self.load_package_sites()):
+            return False
+        wrapped = wrap(getattr(*sites[0]))
+        for owner, attr in sites:
+            self._set(owner, attr, wrapped)
+        return True
+
     def originals(self):
         """micropip's own (fetch_string_and_headers, fetch_bytes, add_requirement)."""
         (s_owner, s_attr), (b_owner, b_attr) = self.string_sites()[0], self.bytes_sites()[0]
@@ -98,6 +114,12 @@ class Micropip06(_ByName):
     generation = "0.6"
     versions = ((0, 6), (0, 6))
 
+    def load_package_sites(self):
+        import micropip._commands.install  # noqa: F401
+
+        return [(sys.modules["micropip._commands.install"], "loadPackage"),
+                (sys.modules["micropip._compat"], "loadPackage")]
+
 
 class Micropip07(_ByName):
     """Pyodide 0.27. query_package moves on only on HTTP 404; our fetch layer
@@ -105,6 +127,12 @@ class Micropip07(_ByName):
 
     generation = "0.7-0.9"
     versions = ((0, 7), (0, 9))
+
+    def load_package_sites(self):
+        import micropip.install  # noqa: F401
+
+        return [(sys.modules["micropip.install"], "loadPackage"),
+                (sys.modules["micropip._compat"], "loadPackage")]
 
 
 class Micropip010(Adapter):
@@ -124,8 +152,18 @@ class Micropip010(Adapter):
                 (sys.modules["micropip._compat"], "fetch_string_and_headers")]
 
     def bytes_sites(self):
-        return [(self._layer(), "fetch_bytes"),
-                (sys.modules["micropip._compat"], "fetch_bytes")]
+        sites = [(self._layer(), "fetch_bytes"),
+                 (sys.modules["micropip._compat"], "fetch_bytes")]
+        # micropip 0.10.x and 0.11.0 still import fetch_bytes by name into
+        # wheelinfo (0.11.1 goes through the layer): replace that name too.
+        wheelinfo = sys.modules["micropip.wheelinfo"]
+        if hasattr(wheelinfo, "fetch_bytes"):
+            sites.append((wheelinfo, "fetch_bytes"))
+        return sites
+
+    def load_package_sites(self):
+        return [(self._layer(), "loadPackage"),
+                (sys.modules["micropip._compat"], "loadPackage")]
 
 
 ADAPTERS = (Micropip06, Micropip07, Micropip010)

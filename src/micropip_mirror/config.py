@@ -75,6 +75,36 @@ def _setting(name: str):
     return value if value else _js_global(name)
 
 
+AUTO = "auto"
+
+
+def wants_auto(mirrors) -> bool:
+    """enable("auto"), or enable() with MICROPIP_MIRROR_URLS set to "auto"."""
+    value = mirrors if mirrors is not None else _setting(ENV_URLS)
+    return isinstance(value, str) and value.strip().lower() == AUTO
+
+
+def auto_candidates(catalogue_override=None) -> list[Mirror]:
+    """What enable("auto") probes: configured mirrors (MICROPIP_MIRROR_CLOUDFLARE,
+    MICROPIP_MIRROR_URLS), then the catalogue (every entry: the probe, not the
+    catalogue's notes, decides what works here) or ``catalogue_override``
+    (Known entries, Mirror objects or index URLs)."""
+    if catalogue_override is not None:
+        entries = [k.mirror if isinstance(k, catalogue.Known) else k for k in catalogue_override]
+        known = parse_mirrors(list(entries))
+    else:
+        known = [k.mirror for k in catalogue.CATALOGUE]
+    configured = _setting(ENV_URLS)
+    if isinstance(configured, str) and configured.strip().lower() == AUTO:
+        configured = None
+    cloudflare = _setting(ENV_CLOUDFLARE)
+    found = ([Mirror.cloudflare(cloudflare)] if cloudflare else []) + \
+        (parse_mirrors(configured) if configured else []) + known
+    if not found:
+        raise ConfigError("nothing to probe: the catalogue is empty")
+    return list(dict.fromkeys(found))
+
+
 def resolve(mirrors=None) -> list[Mirror]:
     """The list enable() uses: the argument, else configuration, else defaults.
     A configured Cloudflare Worker mirror goes first."""

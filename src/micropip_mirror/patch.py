@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from . import config
+from . import config, lockfile, probe
 from .adapters import Adapter, adapter_for
 from .errors import AllMirrorsFailed
 from .mirrors import Mirror
 from .normalize import PEP691_JSON, to_pep691_json
 from .policy import Policy
-from .report import Report
+from .report import Record, Report
 from .router import Router
+from .transport import IN_PYODIDE
 
 logger = logging.getLogger("micropip_mirror")
 
@@ -40,36 +42,110 @@ _resolving: contextvars.ContextVar[_Resolving | None] = contextvars.ContextVar(
 class _Session:
     adapter: Adapter
     router: Router
+    dist: lockfile.DistFetcher | None = None  # Pyodide's own packages, in a browser
+    probing: _Probing | None = None  # enable("auto") still measuring
+
+
+class _Probing:
+    """The probe of enable("auto"): started at once where an event loop runs
+    (always in Pyodide), else by the first request that needs the mirrors."""
+
+    def __init__(self, run):
+        self.run = run
+        self.task: asyncio.Future | None = None
+
+    def start(self) -> asyncio.Future:
+        if self.task is None:
+            self.task = asyncio.ensure_future(self.run())
+        return self.task
+
+    async def wait(self) -> None:
+        await self.start()
 
 
 _session: _Session | None = None
 
 
-def enable(mirrors=None, *, policy: Policy | None = None, transport=None, **options) -> list[Mirror]:
+def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_bases=None,
+           catalogue=None, probe_settings: probe.ProbeSettings | None = None,
+           **options) -> list[Mirror]:
     """Route micropip's index requests and wheel downloads through ``mirrors``.
 
     ``mirrors``: Mirror objects or index URL strings, tried in order. None reads
     MICROPIP_MIRROR_URLS (os.environ, then a JS global of that name), else the
     built-in defaults that can work here. Options are Policy fields (timeout,
     download_timeout, hedge_after, cooldown, cache_ttl, require_hashes).
-    Calling it again replaces the configuration. Returns the mirror list.
+    ``dist_bases``: extra URLs of Pyodide distribution folders (a self-hosted
+    copy of ``.../pyodide/vX/full/``) to fetch Pyodide's own packages from when
+    the base Pyodide was loaded from (and jsDelivr's other hosts) fail.
+    ``mirrors="auto"`` (or MICROPIP_MIRROR_URLS=auto): probe the catalogue (or ``catalogue=[...]``) and the
+    configured mirrors from here, use the usable ones fastest first, and
+    remember the choice (localStorage in a browser) for the next page load;
+    see probe.ProbeSettings. ``await micropip_mirror.patch.ready()`` waits for
+    the probe; micropip's requests wait for it anyway.
+    Calling it again replaces the configuration. Returns the mirror list
+    (for "auto" without a remembered choice: the candidates, until probed).
     """
     global _session
     import micropip
 
-    chosen = config.resolve(mirrors)
+    candidates = remembered = None
+    if config.wants_auto(mirrors):
+        candidates = config.auto_candidates(catalogue)
+        remembered = probe.recall(candidates)
+        chosen = remembered or candidates
+    else:
+        chosen = config.resolve(mirrors)
     router = Router(chosen, (policy or Policy()).with_options(**options), transport, _REPORT)
+    probing = None
+    if candidates is not None and remembered is None:
+        probing = _Probing(_probe_for(router, candidates, probe_settings or probe.ProbeSettings()))
+    dist = lockfile.DistFetcher(lockfile.parse_bases(dist_bases), router) \
+        if config.in_browser() else None
     if _session is not None:
-        _session.router = router
+        _session.router, _session.dist, _session.probing = router, dist, probing
     else:
         adapter = adapter_for(micropip)
         adapter.check()
         string_fetch, bytes_fetch, add_requirement = adapter.originals()
-        _session = _Session(adapter, router)
+        _session = _Session(adapter, router, dist, probing)
         adapter.apply(*_patched(string_fetch, bytes_fetch, add_requirement))
+        adapter.apply_load_package(
+            lambda original: lockfile.wrap_load_package(original, lambda: _session and _session.dist))
+    if probing is not None and (IN_PYODIDE or _loop_running()):
+        probing.start()
     logger.info("micropip-mirror enabled for micropip %s (%s): %s", micropip.__version__,
                 _session.adapter.generation, ", ".join(m.name for m in chosen))
     return chosen
+
+
+def _probe_for(router: Router, candidates: list[Mirror], settings: probe.ProbeSettings):
+    async def run():
+        record = Record("probe", "auto")
+        _REPORT.append(record)
+        try:
+            router.mirrors = await probe.choose(candidates, router.transport, settings, record)
+        except Exception:  # a probe bug must not stop installs: keep the candidates
+            logger.exception("micropip-mirror auto: probe failed; using the catalogue order")
+        logger.info("micropip-mirror auto: %s", ", ".join(m.name for m in router.mirrors))
+    return run
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def ready() -> list[Mirror]:
+    """The mirror list in use, once enable("auto")'s probe (if any) is done."""
+    if _session is None:
+        return []
+    if _session.probing is not None:
+        await _session.probing.wait()
+    return list(_session.router.mirrors)
 
 
 def disable() -> None:
@@ -87,7 +163,7 @@ def is_enabled() -> bool:
 @contextmanager
 def enabled(mirrors=None, **options):
     """``with enabled([...]):`` — enable for the block, then restore."""
-    previous = _session.router if _session else None
+    previous = (_session.router, _session.dist, _session.probing) if _session else None
     enable(mirrors, **options)
     try:
         yield
@@ -95,7 +171,7 @@ def enabled(mirrors=None, **options):
         if previous is None:
             disable()
         elif _session is not None:
-            _session.router = previous
+            _session.router, _session.dist, _session.probing = previous
 
 
 def report(file=sys.stdout) -> Report:
@@ -108,6 +184,8 @@ def report(file=sys.stdout) -> Report:
 
 def _patched(original_string, original_bytes, original_add):
     async def fetch_string_and_headers(url, kwargs):
+        if _session is not None and _session.probing is not None:
+            await _session.probing.wait()
         router = _session.router if _session else None
         project = router.match(url) if router else None
         if project is None:
