@@ -29,8 +29,9 @@ BROWSER_ONLY = ("test_matrix.py", "test_lockfile_and_auto.py")
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "core: fault-matrix cases run on every Pyodide release (dead mirror, no CORS, "
-        "tampered wheel, file-host fallback)")
+        "markers", "core: run on every supported Pyodide release (tests/run): the harness, "
+        "test_core, lockfile/auto, and the matrix's dead mirror, no CORS, tampered wheel, "
+        "file-host fallback")
 
 
 def pytest_collection_modifyitems(config, items):

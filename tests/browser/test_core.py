@@ -8,6 +8,9 @@ import json
 
 import pytest
 
+# Runs on every supported Pyodide release (tests/run: -m core per release).
+pytestmark = pytest.mark.core
+
 
 def install_mirror_pkg(selenium, package_index):
     """micropip.install('micropip-mirror') by name, from a local index."""

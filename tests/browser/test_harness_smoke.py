@@ -15,6 +15,9 @@ from pytest_pyodide import run_in_pyodide
 
 from tests.support.browser import load_wheel_into_page, make_wheel, static_server
 
+# Runs on every supported Pyodide release (tests/run: -m core per release).
+pytestmark = pytest.mark.core
+
 
 def _wheel(tmp_path, name):
     return make_wheel(tmp_path, name, "1.0", {f"{name}/__init__.py": f"NAME = {name!r}\n"})

@@ -27,6 +27,9 @@ import pytest
 
 from tests.support.browser import load_wheel_into_page, static_server
 
+# Runs on every supported Pyodide release (tests/run: -m core per release).
+pytestmark = pytest.mark.core
+
 
 def dead_url() -> str:
     """An http URL on a loopback port nobody listens on (connection refused)."""
