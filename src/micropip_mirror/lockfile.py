@@ -20,13 +20,12 @@ packages from its local cache directory, not through fetch.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import AllMirrorsFailed, AttemptFailed, ConfigError
-from .health import Health
+from .errors import AllMirrorsFailed, ConfigError
 from .race import NoneSucceeded, first_success
 from .report import Record
+from .router import check_sha256
 
 JSDELIVR = "cdn.jsdelivr.net"
 JSDELIVR_ALTERNATES = ("fastly.jsdelivr.net", "gcore.jsdelivr.net", "testingcf.jsdelivr.net")
@@ -84,43 +83,31 @@ def _base_name(base: str) -> str:
 
 
 class DistFetcher:
-    """Downloads lockfile files from the first base that serves the right bytes."""
+    """Downloads lockfile files from the first base that serves the right bytes,
+    through the router's request path (timeouts, hedging, health, report)."""
 
     def __init__(self, configured: list[str], router):
         self.configured = list(configured)
-        self.router = router  # its transport, policy and report are used
-        self.health = Health(router.policy.cooldown)
+        self.router = router
 
     async def download(self, file_name: str, sha256: str | None, bases: list[str]) -> bytes:
-        policy, record = self.router.policy, Record("lockfile", file_name)
-        self.router.report.append(record)
+        router, record = self.router, Record("lockfile", file_name)
+        router.report.append(record)
+
+        def verify(resp) -> bytes:
+            return check_sha256(resp.body, sha256, "lockfile") if sha256 else resp.body
 
         async def attempt(base: str, answering) -> bytes:
-            url = base + file_name
-            tried = record.attempt(_base_name(base), url)
-            try:
-                resp = await self.router.transport.fetch(
-                    url, headers={}, timeout=policy.download_timeout, on_answer=answering)
-                if resp.status != 200:
-                    raise AttemptFailed(f"HTTP {resp.status}")
-                if sha256:
-                    digest = hashlib.sha256(resp.body).hexdigest()
-                    if digest != sha256.lower():
-                        raise AttemptFailed(f"sha256 mismatch: got {digest[:12]}…, "
-                                            f"lockfile says {sha256[:12]}…")
-            except AttemptFailed as e:
-                self.health.bench(base, e.reason)
-                tried.finish("failed", e.reason)
-                raise
-            except asyncio.CancelledError:
-                tried.finish("cancelled", "another base answered first")
-                raise
-            self.health.restore(base)
+            tried = record.attempt(_base_name(base), base + file_name)
+            body = await router._request(base, base + file_name, {}, router.policy.download_timeout,
+                                         verify, tried, answering)
+            router.health.restore(base)
             tried.finish("ok", "" if sha256 else "unverified: no sha256 in the lockfile")
-            return resp.body
+            return body
 
         try:
-            base, data = await first_success(self.health.order(bases), attempt, policy.hedge_after)
+            base, data = await first_success(router.health.order(bases), attempt,
+                                             router.policy.hedge_after)
         except NoneSucceeded:
             record.finish(None)
             raise AllMirrorsFailed(f"Pyodide package file {file_name!r}",

@@ -121,7 +121,7 @@ class Router:
         attempt.finish("ok", "; ".join(page.refused))
         return page, attempt
 
-    async def _request(self, mirror: Mirror, url: str, headers: dict, timeout: float,
+    async def _request(self, mirror, url: str, headers: dict, timeout: float,
                        check, attempt: Attempt, answering=None):
         """One request to one mirror, its 200 answer passed through ``check``.
         Keeps the attempt's record and the mirror's health right whatever happens:
@@ -222,11 +222,8 @@ class Router:
 
         def verify(resp: Response) -> bytes:
             if sha256:
-                digest = hashlib.sha256(resp.body).hexdigest()
-                if digest != sha256.lower():
-                    raise AttemptFailed(f"sha256 mismatch: got {digest[:12]}…, "
-                                        f"index says {sha256[:12]}…")
-            elif is_wheel and self.policy.require_hashes:
+                return check_sha256(resp.body, sha256, "index")
+            if is_wheel and self.policy.require_hashes:
                 raise AttemptFailed("no mirror gives a sha256 for it (require_hashes)")
             return resp.body
 
@@ -234,6 +231,14 @@ class Router:
                                    attempt, answering)
         attempt.finish("ok", "unverified: no sha256 known" if is_wheel and not sha256 else "")
         return body
+
+
+def check_sha256(body: bytes, expected: str, source: str) -> bytes:
+    """The body, if its sha256 is the one ``source`` (index, lockfile) gave."""
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != expected.lower():
+        raise AttemptFailed(f"sha256 mismatch: got {digest[:12]}…, {source} says {expected[:12]}…")
+    return body
 
 
 def _offers(page: ProjectPage, requirement) -> bool:

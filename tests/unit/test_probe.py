@@ -178,7 +178,7 @@ def test_dead_base_then_tampered_base_then_the_genuine_file():
     assert [a.outcome for a in record.attempts] == ["failed", "failed", "ok"]
     assert "sha256 mismatch" in record.attempts[1].reason
     # Both bad bases are benched: the next file goes to the good one first.
-    assert fetcher.health.order(bases)[0] == "https://good.example/"
+    assert fetcher.router.health.order(bases)[0] == "https://good.example/"
 
 
 def test_silent_base_is_hedged_past():
