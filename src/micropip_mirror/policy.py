@@ -16,6 +16,9 @@ class Policy:
     hedge_after: seconds to wait for a first answer before also asking the next
         mirror (the first valid answer wins, the other request is aborted);
         None waits for each mirror to succeed or fail in turn.
+    first_hedge_after: the hedge delay while the mirror being waited on has not
+        answered once in this session: nothing says it works, so a silent one
+        must not cost a full hedge_after (it is at most hedge_after).
     cooldown: seconds a mirror that failed or lagged stays at the back of the list.
     cache_ttl: seconds an index answer (or a 404) is reused without asking again.
     require_hashes: refuse wheels for which no mirror gives a sha256.
@@ -24,6 +27,7 @@ class Policy:
     timeout: float = 5.0
     download_timeout: float = 60.0
     hedge_after: float | None = 1.0
+    first_hedge_after: float | None = 0.25
     cooldown: float = 120.0
     cache_ttl: float = 300.0
     require_hashes: bool = False
@@ -39,6 +43,10 @@ class Policy:
             not isinstance(self.hedge_after, int | float) or self.hedge_after <= 0
         ):
             raise ConfigError(f"hedge_after must be > 0 or None, got {self.hedge_after!r}")
+        if self.first_hedge_after is not None and (
+            not isinstance(self.first_hedge_after, int | float) or self.first_hedge_after <= 0
+        ):
+            raise ConfigError(f"first_hedge_after must be > 0 or None, got {self.first_hedge_after!r}")
 
     def with_options(self, **options) -> Policy:
         unknown = set(options) - set(self.__dataclass_fields__)

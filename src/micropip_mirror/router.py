@@ -43,6 +43,15 @@ class Router:
         self.cache = AnswerCache(policy.cache_ttl)
         self.report = report if report is not None else Report()
         self._files: dict[str, _KnownFile] = {}
+        self._answered: set[Mirror] = set()  # mirrors that gave a valid answer this session
+
+    def _hedge_for(self, order: list[Mirror]) -> float | None:
+        """hedge_after once the first mirror in line has proved itself; until
+        then the shorter first_hedge_after (a dead first mirror costs little)."""
+        hedge, first = self.policy.hedge_after, self.policy.first_hedge_after
+        if hedge is None or first is None or (order and order[0] in self._answered):
+            return hedge
+        return min(hedge, first)
 
     # -- which requests are ours -------------------------------------------------
 
@@ -75,8 +84,8 @@ class Router:
             return page
 
         try:
-            mirror, page = await first_success(
-                self.health.order(self.mirrors), attempt, self.policy.hedge_after)
+            order = self.health.order(self.mirrors)
+            mirror, page = await first_success(order, attempt, self._hedge_for(order))
         except NoneSucceeded:
             if not lacking:
                 record.finish(None)
@@ -84,7 +93,12 @@ class Router:
                     f"project {project!r}",
                     [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
             # Nobody has it: let micropip report the missing version as it always does.
-            mirror, page = lacking[0]
+            mirror, page = min(lacking, key=lambda lack: self.mirrors.index(lack[0]))
+        else:
+            # A mirror that lacked the version another one had is behind: ask it last
+            # for a while, or every later dependency would come from it (older, slower).
+            for behind, _ in lacking:
+                self.health.bench(behind, f"lags: no wheel matching {requirement}")
         record.finish(mirror.name)
         for entry in page.files:
             self._files[entry.url] = _KnownFile(project, entry, mirror)
@@ -118,6 +132,7 @@ class Router:
             entry.url = mirror.rewrite_file_url(entry.url)
         self.cache.put(mirror, project, page)
         self.health.restore(mirror)
+        self._answered.add(mirror)
         attempt.finish("ok", "; ".join(page.refused))
         return page, attempt
 
@@ -181,7 +196,7 @@ class Router:
                                         is_wheel=not is_metadata)
 
         try:
-            mirror, data = await first_success(order, attempt, self.policy.hedge_after)
+            mirror, data = await first_success(order, attempt, self._hedge_for(order))
         except NoneSucceeded:
             record.finish(None)
             raise AllMirrorsFailed(

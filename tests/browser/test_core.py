@@ -72,7 +72,8 @@ def test_tampered_wheel_is_refused_and_the_genuine_one_installed(selenium_standa
     install_mirror_pkg(selenium, package_index)
     result = run_json(selenium, f"""
 import json, micropip, micropip_mirror
-micropip_mirror.enable([{fleet.url("tampered")!r}, micropip_mirror.Mirror.cloudflare({cloudflare.origin!r})])
+micropip_mirror.enable([{fleet.url("tampered")!r}, micropip_mirror.Mirror.cloudflare({cloudflare.origin!r})],
+                       hedge_after=None)  # strictly in order: the tampered mirror must be asked
 await micropip.install("mm-lib-c")
 import mm_lib_c
 files = [r for r in micropip_mirror.report(file=None).as_dicts() if r["kind"] == "file"]
@@ -153,7 +154,7 @@ def test_a_cors_less_mirror_is_skipped_in_a_browser_and_used_in_node(selenium_st
     install_mirror_pkg(selenium, package_index)
     served_by = selenium.run_async(f"""
 import micropip, micropip_mirror
-micropip_mirror.enable([{fleet.url("pypiserver")!r}, {fleet.url("upstream")!r}])
+micropip_mirror.enable([{fleet.url("pypiserver")!r}, {fleet.url("upstream")!r}], hedge_after=None)
 await micropip.install("mm-lib-c")
 import mm_lib_c
 assert mm_lib_c.GENUINE

@@ -135,7 +135,7 @@ def test_wrong_hash_base_is_refused(page, tampered_base, good_base):
     point_pyodide_at(page, tampered_base)
     result = run_json(page, f"""
 import json, micropip, micropip_mirror
-micropip_mirror.enable(["https://pypi.org/simple"], dist_bases=[{good_base!r}])
+micropip_mirror.enable(["https://pypi.org/simple"], dist_bases=[{good_base!r}], hedge_after=None)
 await micropip.install("attrs")
 import attrs, six
 records = [r for r in micropip_mirror.report(file=None).as_dicts() if r["kind"] == "lockfile"]

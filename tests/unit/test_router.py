@@ -171,3 +171,33 @@ def test_urls_we_did_not_hand_out_are_left_alone():
     assert r.match("https://elsewhere.example/simple/demo/") is None
     assert r.match("https://pypi.org/simple/Demo.Pkg/") == "demo-pkg"
     assert r.match("https://a.example/simple/demo-pkg/") == "demo-pkg"
+
+
+def test_an_unproven_first_mirror_is_hedged_sooner_than_a_proven_one():
+    """Until a mirror has answered once, a silent one costs first_hedge_after;
+    after that it gets the full hedge_after before anyone else is asked."""
+    t = Scripted({A.project_url("demo-pkg"): (0.3, index(A, [(WHL, "https://a.example/" + WHL, None)])),
+                  B.project_url("demo-pkg"): index(B, [(WHL, "https://b.example/" + WHL, None)])})
+    r = router(t, hedge_after=5, first_hedge_after=0.05, timeout=5)
+    run(r.project_page("demo-pkg"))  # A silent for 0.3 s, unproven: B asked at 0.05 s
+    assert [a.mirror for a in r.report[-1].attempts] == ["a", "b"]
+    assert r.report[-1].served_by == "b"
+
+    fast = index(A, [(WHL, "https://a.example/" + WHL, None)])
+    t.routes[A.project_url("demo-pkg")] = fast
+    r2 = router(t, hedge_after=5, first_hedge_after=0.05, timeout=5)
+    run(r2.project_page("demo-pkg"))  # A answers at once: now proven
+    r2.cache.clear()
+    t.routes[A.project_url("demo-pkg")] = (0.3, fast)
+    run(r2.project_page("demo-pkg"))  # A silent for 0.3 s, proven: nobody else is asked
+    assert [a.mirror for a in r2.report[-1].attempts] == ["a"]
+    assert r2.report[-1].served_by == "a"
+
+
+def test_a_mirror_that_lagged_is_asked_last_afterwards():
+    old = "demo_pkg-1.0.0-py3-none-any.whl"
+    t = Scripted({A.project_url("demo-pkg"): index(A, [(old, "https://a.example/" + old, None)]),
+                  B.project_url("demo-pkg"): index(B, [(WHL, "https://b.example/" + WHL, None)])})
+    r = router(t)
+    run(r.project_page("demo-pkg", Req(">=2")))
+    assert r.health.order([A, B]) == [B, A]
