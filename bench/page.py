@@ -1,5 +1,6 @@
 """Headless Chromium on a plain page that loads a staged Pyodide from a static
-server, plus the in-page steps the benchmark times.
+server, plus the in-page steps the benchmark times (the browser itself is
+tests/support/browser.py's chromium()).
 
 Why not pytest-pyodide: the benchmark wants a fresh page per run and its own
 timing; a static folder (the staged Pyodide, a blank page, our wheel) and one
@@ -12,22 +13,10 @@ import contextlib
 import functools
 import http.server
 import json
-import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
-
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-
-# Same flags as tests/conftest.py (plus what pytest-pyodide adds itself).
-CHROME_FLAGS = [
-    "--headless=new", "--no-sandbox", "--js-flags=--expose-gc", "--disable-dev-shm-usage",
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-default-apps", "--disable-extensions", "--disable-sync", "--no-first-run",
-    "--no-default-browser-check", "--metrics-recording-only",
-]
 
 PAGE = "<!doctype html><html><head><script src='pyodide.js'></script></head><body>bench</body></html>"
 
@@ -58,20 +47,6 @@ def page_server(dist: Path, wheel: Path):
             server.server_close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def chromium():
-    os.environ.setdefault("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 # The body of every async script: `arguments` are (args..., done); errors come

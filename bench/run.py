@@ -39,9 +39,10 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
-from page import Page, chromium, page_server  # noqa: E402
+from page import Page, page_server  # noqa: E402
 from shaper import Shaper  # noqa: E402
 from tests.support import stage_pyodide  # noqa: E402
+from tests.support.browser import chromium  # noqa: E402
 from tests.support.fleet import CACHE, Fleet  # noqa: E402
 
 REQS = ["mm-wide==2.0.0", "mm-app==2.0.0", "mm-big==2.0.0"]  # 18 packages, one ~1 MB wheel

@@ -23,7 +23,7 @@ for path in (ROOT, ROOT / "src"):
         sys.path.insert(0, str(path))
 
 from tests.support import stage_pyodide  # noqa: E402
-from tests.support.browser import load_wheel_into_page, package_wheel  # noqa: E402
+from tests.support.browser import CHROME_FLAGS, load_wheel_into_page, package_wheel  # noqa: E402
 
 try:
     import pytest_pyodide  # noqa: F401
@@ -31,24 +31,6 @@ try:
     HAVE_PYTEST_PYODIDE = True
 except ImportError:
     HAVE_PYTEST_PYODIDE = False
-
-# Chromium as root, headless, offline.  pytest-pyodide already passes
-# --headless and --no-sandbox (needed as root) and --js-flags=--expose-gc.
-# The rest keep Chromium from phoning home (no network here), from using
-# the small /dev/shm of containers, and from needing a GPU.
-CHROME_FLAGS = [
-    "--js-flags=--expose-gc",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--metrics-recording-only",
-]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -21,32 +21,16 @@ import time
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.support.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 START_TIMEOUT = 600  # first use builds a venv and stages Pyodide
 PAGE_TIMEOUT = 180  # Pyodide boot + install on a busy 2-core machine
 
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--js-flags=--expose-gc",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--metrics-recording-only",
-    "--window-size=1280,1400",
-]
 
 
 def system_python() -> str:
@@ -101,23 +85,13 @@ def demo_url():
 
 @pytest.fixture(scope="module")
 def page(demo_url):
-    options = webdriver.ChromeOptions()
-    if shutil.which("chromium"):
-        options.binary_location = shutil.which("chromium")
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver_path = shutil.which("chromedriver")
-    driver = webdriver.Chrome(service=Service(driver_path) if driver_path else None, options=options)
-    try:
+    with chromium("--window-size=1280,1400") as driver:
         driver.get(demo_url)
         wait_for(driver, lambda d: d.find_element(By.ID, "status").get_attribute("data-state") != "loading",
                  "Pyodide and micropip-mirror to load")
         status = driver.find_element(By.ID, "status").text
         assert "Ready" in status, status
         yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for(driver, condition, what: str):

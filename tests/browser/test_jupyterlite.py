@@ -11,30 +11,19 @@ through the next one, the fleet's upstream index, and nothing may leave
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.parse
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from support import jupyterlite_site
+from support.browser import chromium
 from support.fleet import Fleet
 
-CHROME_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    # Nothing but 127.0.0.1 resolves, even on a machine with internet: a kernel
-    # that needed a CDN or pypi.org fails here instead of quietly passing.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
+# Nothing but 127.0.0.1 resolves, even on a machine with internet: a kernel
+# that needed a CDN or pypi.org fails here instead of quietly passing.
+LOCAL_ONLY = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 KERNEL_TIMEOUT = 180  # seconds for the whole REPL session (boot + install + import)
 
 
@@ -46,18 +35,8 @@ def fleet():
 
 @pytest.fixture(scope="module")
 def chrome():
-    options = webdriver.ChromeOptions()
-    if shutil.which("chromium"):
-        options.binary_location = shutil.which("chromium")
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver_path = shutil.which("chromedriver")
-    driver = webdriver.Chrome(service=Service(driver_path) if driver_path else None, options=options)
-    try:
+    with chromium(LOCAL_ONLY) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def run_repl(driver, site_url: str, cells: list[str], done_marker: str) -> list[str]:

@@ -13,6 +13,8 @@ import functools
 import hashlib
 import http.server
 import io
+import os
+import shutil
 import threading
 import zipfile
 from pathlib import Path
@@ -100,3 +102,43 @@ zipfile.ZipFile(io.BytesIO(base64.b64decode({data!r}))).extractall(site.getsitep
 importlib.invalidate_caches()
 """
     )
+
+
+# Chromium as root, headless, offline. pytest-pyodide adds --headless and
+# --no-sandbox (needed as root) itself; chromium() below adds them too. The
+# rest keep Chromium from phoning home (no network here), from using the
+# small /dev/shm of containers, and from needing a GPU.
+CHROME_FLAGS = [
+    "--js-flags=--expose-gc",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+]
+
+
+@contextlib.contextmanager
+def chromium(*extra_flags: str):
+    """Debian's headless Chromium under selenium, for pages pytest-pyodide does
+    not run (the demo, JupyterLite, the benchmark). Browser console logs kept."""
+    from selenium import webdriver  # not in the older-micropip venvs, which never call this
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: use chromedriver from PATH
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", *CHROME_FLAGS, *extra_flags):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+                              options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
