@@ -74,14 +74,15 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     ``mirrors``: Mirror objects or index URL strings, tried in order. None reads
     MICROPIP_MIRROR_URLS (os.environ, then a JS global of that name), else the
     built-in defaults that can work here. Options are Policy fields (timeout,
-    download_timeout, hedge_after, cooldown, cache_ttl, require_hashes).
+    download_timeout, hedge_after, first_hedge_after, cooldown, cache_ttl,
+    require_hashes).
     ``dist_bases``: extra URLs of Pyodide distribution folders (a self-hosted
     copy of ``.../pyodide/vX/full/``) to fetch Pyodide's own packages from when
     the base Pyodide was loaded from (and jsDelivr's other hosts) fail.
     ``mirrors="auto"`` (or MICROPIP_MIRROR_URLS=auto): probe the catalogue (or ``catalogue=[...]``) and the
     configured mirrors from here, use the usable ones fastest first, and
     remember the choice (localStorage in a browser) for the next page load;
-    see probe.ProbeSettings. ``await micropip_mirror.patch.ready()`` waits for
+    see probe.ProbeSettings. ``await micropip_mirror.ready()`` waits for
     the probe; micropip's requests wait for it anyway.
     Calling it again replaces the configuration. Returns the mirror list
     (for "auto" without a remembered choice: the candidates, until probed).

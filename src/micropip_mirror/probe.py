@@ -15,10 +15,10 @@ import json
 import time
 from dataclasses import dataclass
 
-from .errors import AttemptFailed, InvalidAnswer
+from .errors import AttemptFailed
 from .mirrors import Mirror
-from .normalize import parse_answer
 from .report import Record
+from .router import ACCEPT, parse_page
 
 STORAGE_KEY = "micropip-mirror:auto"
 _MEMORY: dict[str, str] = {}  # where there is no localStorage (Node.js, Web Workers, CPython)
@@ -45,8 +45,6 @@ class Probe:
 
 
 async def probe_one(mirror: Mirror, transport, settings: ProbeSettings, record: Record) -> Probe:
-    from .router import ACCEPT
-
     url = mirror.project_url(settings.project)
     attempt = record.attempt(mirror.name, url)
     started = time.monotonic()
@@ -54,11 +52,8 @@ async def probe_one(mirror: Mirror, transport, settings: ProbeSettings, record: 
         resp = await transport.fetch(url, headers={"Accept": ACCEPT}, timeout=settings.timeout)
         if resp.status != 200:
             raise AttemptFailed(f"HTTP {resp.status}")
+        parse_page(resp, settings.project)
         ctype = resp.headers.get("content-type", "")
-        try:
-            parse_answer(resp.body, ctype, resp.url, settings.project)
-        except InvalidAnswer as e:
-            raise AttemptFailed(f"unusable answer: {e}") from None
     except AttemptFailed as e:
         attempt.finish("failed", e.reason)
         return Probe(mirror, False, attempt.ms, reason=e.reason)

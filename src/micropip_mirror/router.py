@@ -116,15 +116,9 @@ class Router:
             attempt.finish("failed", f"{cached.reason} (cached)")
             raise cached
 
-        def parse(resp: Response) -> ProjectPage:
-            try:
-                return parse_answer(resp.body, resp.headers.get("content-type", ""), resp.url, project)
-            except InvalidAnswer as e:
-                raise AttemptFailed(f"unusable answer: {e}") from None
-
         try:
             page = await self._request(mirror, url, {"Accept": ACCEPT}, self.policy.timeout,
-                                       parse, attempt, answering)
+                                       lambda resp: parse_page(resp, project), attempt, answering)
         except _NotFound as e:
             self.cache.put(mirror, project, e)
             raise
@@ -246,6 +240,14 @@ class Router:
                                    attempt, answering)
         attempt.finish("ok", "unverified: no sha256 known" if is_wheel and not sha256 else "")
         return body
+
+
+def parse_page(resp: Response, project: str) -> ProjectPage:
+    """A mirror's answer as the project's page; an unusable one is that attempt's failure."""
+    try:
+        return parse_answer(resp.body, resp.headers.get("content-type", ""), resp.url, project)
+    except InvalidAnswer as e:
+        raise AttemptFailed(f"unusable answer: {e}") from None
 
 
 def check_sha256(body: bytes, expected: str, source: str) -> bytes:
