@@ -144,6 +144,7 @@ function setupRuntimeControls(base) {
 const PY_HELPERS = `
 import json, re, micropip, micropip_mirror
 from micropip_mirror import Mirror
+from micropip_mirror.report import clock_ms
 
 def parse(text):
     mirrors = []
@@ -163,7 +164,7 @@ def enable(text):
     return json.dumps([m.name for m in micropip_mirror.enable(parse(text))])
 
 def report():
-    return json.dumps(micropip_mirror.report(file=None).as_dicts())
+    return json.dumps({"now_ms": clock_ms(), "records": micropip_mirror.report(file=None).as_dicts()})
 
 async def install(text):
     reqs = text.split()
@@ -181,6 +182,7 @@ async function startPython(base) {
   setStatus("loading", `Loading Pyodide from ${indexURL} …`);
   const { loadPyodide } = await import(indexURL + "pyodide.mjs");
   pyodide = await loadPyodide({ indexURL });
+  window.pyodide = pyodide; // for the console (and the demo's test)
   setStatus("loading", "Loading micropip …");
   await pyodide.loadPackage("micropip", { messageCallback: () => {} });
   setStatus("loading", "Installing micropip-mirror …");
@@ -192,37 +194,78 @@ async function startPython(base) {
   $("install").disabled = false;
 }
 
-// --- the live request table ----------------------------------------------------------------
+// --- the live waterfall of requests ------------------------------------------------------
 
-function renderTimeline(records, firstIndex) {
+const TICK_STEPS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+
+function fmtMs(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
+
+// How long an attempt has taken so far (a pending one runs until `now`).
+function duration(a, now) {
+  return a.outcome === "pending" ? Math.max(0, now - a.start_ms) : a.ms;
+}
+
+// One time axis for this install: from its first request's start to the last attempt's end.
+function axisOf(records, now) {
+  const t0 = records.length ? Math.min(...records.map((r) => r.start_ms)) : 0;
+  let end = t0 + 1;
+  for (const r of records) for (const a of r.attempts) end = Math.max(end, a.start_ms + duration(a, now));
+  const span = end - t0;
+  const step = TICK_STEPS.find((s) => span / s <= 5) || Math.ceil(span / 5000) * 1000;
+  return { t0, span, step };
+}
+
+function renderAxis(axis) {
+  const ticks = [];
+  for (let t = 0; t <= axis.span; t += axis.step) {
+    ticks.push(el("span", { class: "tick", style: `left:${(t / axis.span) * 100}%` }, t ? fmtMs(t) : "0"));
+  }
+  $("timeline").querySelector("thead .axis").replaceChildren(...ticks);
+}
+
+function waterfallCell(a, axis, now) {
+  const ms = duration(a, now);
+  const offset = a.start_ms - axis.t0;
+  const [icon, text] = OUTCOMES[a.outcome] || ["?", a.outcome];
+  const bar = el("span", {
+    class: `bar ${a.outcome}`,
+    "data-start-ms": a.start_ms,
+    style: `left:${(offset / axis.span) * 100}%;width:${(ms / axis.span) * 100}%`,
+    title: `${a.mirror}: ${text}, started at +${fmtMs(offset)}, took ${fmtMs(ms)}`,
+  }, el("span", { class: "end", "aria-hidden": "true" }, a.outcome === "ok" || a.outcome === "pending" ? "" : icon));
+  const track = el("span", { class: "track", style: `--tick:${(axis.step / axis.span) * 100}%` }, bar);
+  const when = el("span", { class: "when" }, `+${fmtMs(offset)} · ${a.outcome === "pending" ? "…" : fmtMs(ms)}`);
+  return el("td", { class: "waterfall", "data-label": "When" }, track, when);
+}
+
+function renderTimeline(records, firstIndex, now) {
   const body = $("timeline").querySelector("tbody");
+  const axis = axisOf(records, now);
+  renderAxis(axis);
   const rows = [];
-  const maxMs = Math.max(1, ...records.flatMap((r) => r.attempts.map((a) => a.ms)));
   records.forEach((rec, i) => {
     rec.attempts.forEach((a, j) => {
       const [icon, text] = OUTCOMES[a.outcome] || ["?", a.outcome];
       const request = el("span", {}, el("span", { class: "kind" }, rec.kind), " ", rec.target);
-      const ms = el("td", { class: "num", "data-label": "ms" });
-      if (a.outcome === "pending") ms.append("…");
-      else {
-        ms.append(el("span", { class: "ms" }, Math.round(a.ms)));
-        ms.append(el("span", { class: "bar", "aria-hidden": "true", style: `width:${Math.max(4, (a.ms / maxMs) * 100)}%` }));
-      }
       rows.push(el("tr", { class: `${a.outcome}${j ? " again" : ""}` },
         el("td", { class: "num", "data-label": "#" }, j ? "" : firstIndex + i + 1),
         el("td", { "data-label": "Request" }, request),
         el("td", { "data-label": "Mirror tried" }, a.mirror),
         el("td", { "data-label": "Outcome" }, badge(icon, text, a.outcome)),
         el("td", { class: "reason", "data-label": "Reason", title: a.url }, a.reason),
-        ms));
+        waterfallCell(a, axis, now)));
     });
   });
   body.replaceChildren(...rows);
   const done = records.filter((r) => r.attempts.every((a) => a.outcome !== "pending"));
   const fellBack = records.filter((r) => r.attempts.some((a) => a.outcome === "failed" || a.outcome === "stale") && r.served_by);
+  const raced = records.filter((r) => r.attempts.some((a) => a.outcome === "cancelled") && r.served_by);
   const unserved = done.filter((r) => !r.served_by && r.ms > 0);
-  const parts = [`${records.length} request${records.length === 1 ? "" : "s"}`];
+  const parts = [`${records.length} request${records.length === 1 ? "" : "s"} in ${fmtMs(axis.span)}`];
   if (fellBack.length) parts.push(`${fellBack.length} fell back to the next mirror`);
+  if (raced.length) parts.push(`${raced.length} won by a mirror asked alongside a silent one`);
   if (unserved.length) parts.push(`${unserved.length} not served by any mirror`);
   const pending = records.length - done.length;
   if (pending) parts.push(`${pending} in progress`);
@@ -254,20 +297,23 @@ async function install(event) {
   showResult("running", [el("p", {}, badge("⋯", "Installing " + text + " …", "pending"))]);
   let firstIndex = 0;
   let timer;
+  const poll = () => { // redraw from the report; returns this install's records
+    const { now_ms, records } = JSON.parse(py.report());
+    renderTimeline(records.slice(firstIndex), firstIndex, now_ms);
+    return records.slice(firstIndex);
+  };
   try {
     // Re-enable only when the list changed: the router remembers which mirrors just failed.
     if ($("mirrors").value !== enabledList) {
       py.enable($("mirrors").value);
       enabledList = $("mirrors").value;
     }
-    firstIndex = JSON.parse(py.report()).length;
-    const poll = () => renderTimeline(JSON.parse(py.report()).slice(firstIndex), firstIndex);
+    firstIndex = JSON.parse(py.report()).records.length;
     poll();
     timer = setInterval(poll, 200);
     const installed = JSON.parse(await py.install(text));
     clearInterval(timer);
-    poll();
-    const records = JSON.parse(py.report()).slice(firstIndex);
+    const records = poll();
     const list = el("ul", { class: "installed" }, ...installed.map((p) =>
       el("li", {}, el("strong", {}, p.name), " ", p.version, el("span", { class: "source" }, ` (${origin(p, records)})`))));
     showResult("ok", [
@@ -276,7 +322,7 @@ async function install(event) {
     ]);
   } catch (err) {
     clearInterval(timer);
-    if (py) renderTimeline(JSON.parse(py.report()).slice(firstIndex), firstIndex);
+    if (py) poll();
     const message = String(err.message || err).trim();
     // The exception's own lines (from the last "SomeError: ..." header on), without the traceback.
     const lines = message.split("\n").filter((l) => l.trim());

@@ -15,8 +15,10 @@ a staged Pyodide), then starts, all on 127.0.0.1:
   * the project's Cloudflare Worker in workerd over that upstream,
   * this page, the staged Pyodide and a wheel of src/micropip_mirror,
 
-with a default mirror list whose first entry is dead (a refused port), so the
-fallback shows.  Later starts reuse the caches and take seconds.
+with a default mirror list whose first entry is dead (a refused port) and
+whose second is silent (accepts connections, never answers), so both the
+fallback and the hedged race that replaces a silent mirror show.  Later
+starts reuse the caches and take seconds.
 """
 
 from __future__ import annotations
@@ -107,6 +109,15 @@ def refused_port(stack: ExitStack) -> str:
     return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+def silent_origin(stack: ExitStack) -> str:
+    """An origin that accepts connections and never answers (the fleet's blackhole)."""
+    from support.fault_server import Blackhole
+
+    hole = Blackhole("silent-mirror", lambda entry: None)
+    stack.callback(hole.shutdown)
+    return f"http://127.0.0.1:{hole.server_port}"
+
+
 def build_wheel(dest: Path) -> Path:
     """A wheel of src/micropip_mirror as it is now (micropip.install(url) takes it)."""
     from support.browser import package_wheel
@@ -155,12 +166,13 @@ def serve(args) -> None:
     started = time.monotonic()
     with ExitStack() as stack:
         dead = refused_port(stack) + "/simple"
+        silent = silent_origin(stack) + "/simple"
         ensure_worker_deps()
         if args.online:
             pyodide_dir = None
             worker = stack.enter_context(worker_mirror("https://pypi.org", "https://files.pythonhosted.org"))
-            mirrors = [("dead-mirror", dead), ("cloudflare-worker", f"cloudflare:{worker.origin}"),
-                       ("pypi", "https://pypi.org/simple")]
+            mirrors = [("dead-mirror", dead), ("silent-mirror", silent),
+                       ("cloudflare-worker", f"cloudflare:{worker.origin}"), ("pypi", "https://pypi.org/simple")]
             requirements, probe = "tabulate", "micropip"
         else:
             from support.fleet import Fleet
@@ -168,7 +180,8 @@ def serve(args) -> None:
             pyodide_dir = stage_pyodide.stage(PYODIDE_VERSION, CACHE / "pyodide" / PYODIDE_VERSION)
             fleet = stack.enter_context(Fleet())
             worker = stack.enter_context(worker_mirror(fleet.origin("upstream-nocors")))
-            mirrors = [("dead-mirror", dead), ("cloudflare-worker", f"cloudflare:{worker.origin}")]
+            mirrors = [("dead-mirror", dead), ("silent-mirror", silent),
+                       ("cloudflare-worker", f"cloudflare:{worker.origin}")]
             requirements, probe = "mm-app", "mm-app"
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mm-demo-")))
         wheel = build_wheel(tmp / "wheel")

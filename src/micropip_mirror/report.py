@@ -8,6 +8,14 @@ from dataclasses import dataclass, field
 
 logger = logging.getLogger("micropip_mirror")
 
+_EPOCH = time.monotonic()
+
+
+def clock_ms(t: float | None = None) -> float:
+    """``t`` (time.monotonic(); default now) in ms since this module was loaded:
+    the one time axis of every record's ``start_ms``, so overlaps show."""
+    return round(((time.monotonic() if t is None else t) - _EPOCH) * 1000, 1)
+
 
 @dataclass
 class Attempt:
@@ -25,7 +33,7 @@ class Attempt:
 
     def as_dict(self) -> dict:
         return {"mirror": self.mirror, "url": self.url, "outcome": self.outcome,
-                "reason": self.reason, "ms": self.ms}
+                "reason": self.reason, "ms": self.ms, "start_ms": clock_ms(self.started)}
 
 
 @dataclass
@@ -55,7 +63,8 @@ class Record:
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "target": self.target, "served_by": self.served_by,
-                "ms": self.ms, "attempts": [a.as_dict() for a in self.attempts]}
+                "ms": self.ms, "start_ms": clock_ms(self.started),
+                "attempts": [a.as_dict() for a in self.attempts]}
 
 
 class Report(list):

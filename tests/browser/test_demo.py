@@ -3,8 +3,10 @@
 Starts demo/serve.py exactly as a visitor would (system python3, --port 0 so parallel
 runs do not collide), opens the printed URL in headless Chromium, checks the mirrors,
 installs a sample project through the form, and checks what the page shows: the dead
-mirror (first in the default list) failed with a reason, the Worker served, the install
-succeeded.  Saves test-artifacts/demo.png for a person to look at.
+mirror (first in the default list) failed with a reason, the silent one (second) was
+raced by the Worker and cancelled, the Worker served, the install succeeded, and each
+waterfall bar sits where the report's start time and duration put it.  Saves
+test-artifacts/demo.png for a person to look at.
 """
 
 from __future__ import annotations
@@ -136,12 +138,13 @@ def test_pyodide_sources_are_listed(page):
 
 def test_check_my_mirrors_tells_dead_from_ok(page):
     page.find_element(By.ID, "check").click()
-    wait_for(page, lambda d: len(table_rows(d, "probe-table")) == 2
+    wait_for(page, lambda d: len(table_rows(d, "probe-table")) == 3
              and not any("checking" in r[1] for r in table_rows(d, "probe-table")), "the mirror check")
     rows = {r[0]: r for r in table_rows(page, "probe-table")}
-    assert set(rows) == {"dead-mirror", "cloudflare-worker"}, rows
+    assert set(rows) == {"dead-mirror", "silent-mirror", "cloudflare-worker"}, rows
     assert "✖" in rows["dead-mirror"][1] and "unreachable" in rows["dead-mirror"][1], rows
     assert "connection failed" in rows["dead-mirror"][2], rows
+    assert "✖" in rows["silent-mirror"][1] and "no answer" in rows["silent-mirror"][1], rows
     assert "✔" in rows["cloudflare-worker"][1] and "PEP 691" in rows["cloudflare-worker"][1], rows
     assert "CORS ✓" in rows["cloudflare-worker"][2], rows
     assert rows["cloudflare-worker"][3].endswith("/pypi/simple/mm-app/"), rows
@@ -160,16 +163,68 @@ def test_install_through_the_page_shows_fallback(page):
     for name in ("mm-app", "mm-lib-a", "mm-lib-b", "mm-lib-c"):
         assert re.search(rf"\b{name} 2\.0\.0 \(wheel from cloudflare-worker\)", result), result
 
-    rows = table_rows(page, "timeline")  # [#, request, mirror, outcome, reason, ms]
+    rows = table_rows(page, "timeline")  # [#, request, mirror, outcome, reason, when]
     first = [r for r in rows if "mm-app" in r[1] and r[1].startswith("INDEX")]
-    assert first and first[0][2] == "dead-mirror", rows
+    assert [r[2] for r in first] == ["dead-mirror", "silent-mirror", "cloudflare-worker"], rows
     assert "failed" in first[0][3] and "network or CORS error" in first[0][4], rows
-    assert first[1][2] == "cloudflare-worker" and "served" in first[1][3], rows
+    assert "cancelled" in first[1][3] and "another mirror answered first" in first[1][4], rows
+    assert "served" in first[2][3], rows
     served = [r for r in rows if "served" in r[3]]
     assert served and all(r[2] == "cloudflare-worker" for r in served), rows
     files = [r for r in served if r[1].startswith("FILE")]
     assert {f.split()[-1].split("-")[0] for f in (r[1] for r in files)} >= {"mm_app", "mm_lib_a"}, rows
     assert "fell back to the next mirror" in page.find_element(By.ID, "summary").text
+
+
+# Per row of the waterfall: its record number, the bar's left edge and width as fractions
+# of its track, its outcome class and end mark.
+BARS_JS = """
+return [...document.querySelectorAll('#timeline tbody tr')].map((row) => {
+  const track = row.querySelector('.track').getBoundingClientRect();
+  const bar = row.querySelector('.track .bar');
+  const box = bar.getBoundingClientRect();
+  return {number: row.cells[0].textContent, left: (box.left - track.left) / track.width,
+          width: box.width / track.width, px: 1 / track.width, cls: bar.className,
+          mark: bar.textContent};
+});
+"""
+REPORT_JS = """return pyodide.runPython(
+  'import json, micropip_mirror; json.dumps(micropip_mirror.report(file=None).as_dicts())');"""
+
+
+def test_waterfall_bars_follow_the_report(page):
+    """Each bar starts at its attempt's start_ms and is as long as its ms, on one axis
+    from the install's first request to its last answer; the hedge shows as overlap."""
+    import json
+
+    records = json.loads(page.execute_script(REPORT_JS))
+    bars = page.execute_script(BARS_JS)
+    attempts, number = [], None
+    for bar in bars:  # rows: a record's attempts in order; its number on the first row only
+        if bar["number"]:
+            number, j = int(bar["number"]), 0
+        attempts.append((records[number - 1], records[number - 1]["attempts"][j], bar))
+        j += 1
+    shown = {id(rec) for rec, _, _ in attempts}
+    assert len(attempts) == sum(len(rec["attempts"]) for rec in records if id(rec) in shown), (records, bars)
+    t0 = min(rec["start_ms"] for rec, _, _ in attempts)
+    span = max(a["start_ms"] + a["ms"] for _, a, _ in attempts) - t0
+    for rec, a, bar in attempts:
+        assert a["outcome"] in bar["cls"].split(), (a, bar)
+        tolerance = 2 * bar["px"] + 0.002
+        assert abs(bar["left"] - (a["start_ms"] - t0) / span) <= tolerance, (a, bar, t0, span)
+        assert bar["width"] >= a["ms"] / span - tolerance, (a, bar, span)
+        assert bar["width"] <= max(a["ms"] / span, 4 * bar["px"]) + tolerance, (a, bar, span)
+    # The first index request: dead mirror refused, silent one raced by the Worker.
+    dead, silent, worker = [(a, bar) for rec, a, bar in attempts
+                            if rec["kind"] == "index" and rec["target"] == "mm-app"]
+    assert worker[0]["start_ms"] >= silent[0]["start_ms"] >= dead[0]["start_ms"]
+    assert worker[0]["start_ms"] < silent[0]["start_ms"] + silent[0]["ms"], (silent, worker)  # asked alongside
+    assert worker[1]["left"] < silent[1]["left"] + silent[1]["width"], (silent, worker)  # bars overlap
+    assert "cancelled" in silent[1]["cls"] and silent[1]["mark"] == "⊘", silent
+    assert "failed" in dead[1]["cls"] and dead[1]["mark"] == "✖", dead
+    ticks = page.find_elements(By.CSS_SELECTOR, "#timeline thead .axis .tick")
+    assert len(ticks) >= 2 and ticks[0].text == "0", [t.text for t in ticks]
 
 
 def test_failed_install_shows_the_error(page):
