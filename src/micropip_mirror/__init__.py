@@ -18,9 +18,19 @@ from .errors import (
 from .mirrors import Mirror
 from .patch import disable, enable, enabled, is_enabled, ready, report
 from .policy import Policy
-from .probe import ProbeSettings
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """ProbeSettings on demand: probe.py is only for enable("auto"), so a plain
+    import + enable() does not compile it (each module costs ms in Pyodide)."""
+    if name == "ProbeSettings":
+        from .probe import ProbeSettings
+
+        return ProbeSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AllMirrorsFailed",

@@ -6,7 +6,6 @@ import json
 import os
 import re
 
-from . import catalogue
 from .errors import ConfigError
 from .mirrors import Mirror
 from .transport import IN_PYODIDE
@@ -89,6 +88,8 @@ def auto_candidates(catalogue_override=None) -> list[Mirror]:
     MICROPIP_MIRROR_URLS), then the catalogue (every entry: the probe, not the
     catalogue's notes, decides what works here) or ``catalogue_override``
     (Known entries, Mirror objects or index URLs)."""
+    from . import catalogue  # only for defaults and "auto" (import time counts in Pyodide)
+
     if catalogue_override is not None:
         entries = [k.mirror if isinstance(k, catalogue.Known) else k for k in catalogue_override]
         known = parse_mirrors(list(entries))
@@ -111,6 +112,8 @@ def resolve(mirrors=None) -> list[Mirror]:
     if mirrors is not None:
         found = parse_mirrors(mirrors)
     else:
+        from . import catalogue
+
         configured = _setting(ENV_URLS)
         found = parse_mirrors(configured) if configured else catalogue.usable(in_browser())
         cloudflare = _setting(ENV_CLOUDFLARE)

@@ -8,8 +8,9 @@ import logging
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from . import config, lockfile, probe
+from . import config
 from .adapters import Adapter, adapter_for
 from .errors import AllMirrorsFailed
 from .mirrors import Mirror
@@ -18,6 +19,9 @@ from .policy import Policy
 from .report import Record, Report
 from .router import Router
 from .transport import IN_PYODIDE
+
+if TYPE_CHECKING:
+    from .probe import ProbeSettings
 
 logger = logging.getLogger("micropip_mirror")
 
@@ -42,7 +46,7 @@ _resolving: contextvars.ContextVar[_Resolving | None] = contextvars.ContextVar(
 class _Session:
     adapter: Adapter
     router: Router
-    dist: lockfile.DistFetcher | None = None  # Pyodide's own packages, in a browser
+    dist_bases: list[str] | None = None  # Pyodide's own packages: extra bases; None outside a browser
     probing: _Probing | None = None  # enable("auto") still measuring
 
 
@@ -67,7 +71,7 @@ _session: _Session | None = None
 
 
 def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_bases=None,
-           catalogue=None, probe_settings: probe.ProbeSettings | None = None,
+           catalogue=None, probe_settings: ProbeSettings | None = None,
            **options) -> list[Mirror]:
     """Route micropip's index requests and wheel downloads through ``mirrors``.
 
@@ -92,6 +96,8 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
 
     candidates = remembered = None
     if config.wants_auto(mirrors):
+        from . import probe  # only for "auto": not on the import + enable() path
+
         candidates = config.auto_candidates(catalogue)
         remembered = probe.recall(candidates)
         chosen = remembered or candidates
@@ -101,18 +107,16 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     probing = None
     if candidates is not None and remembered is None:
         probing = _Probing(_probe_for(router, candidates, probe_settings or probe.ProbeSettings()))
-    dist = lockfile.DistFetcher(lockfile.parse_bases(dist_bases), router) \
-        if config.in_browser() else None
+    bases = _parse_bases(dist_bases) if config.in_browser() else None
     if _session is not None:
-        _session.router, _session.dist, _session.probing = router, dist, probing
+        _session.router, _session.dist_bases, _session.probing = router, bases, probing
     else:
         adapter = adapter_for(micropip)
         adapter.check()
         string_fetch, bytes_fetch, add_requirement = adapter.originals()
-        _session = _Session(adapter, router, dist, probing)
+        _session = _Session(adapter, router, bases, probing)
         adapter.apply(*_patched(string_fetch, bytes_fetch, add_requirement))
-        adapter.apply_load_package(
-            lambda original: lockfile.wrap_load_package(original, lambda: _session and _session.dist))
+        adapter.apply_load_package(_load_package)
     if probing is not None and (IN_PYODIDE or _loop_running()):
         probing.start()
     logger.info("micropip-mirror enabled for micropip %s (%s): %s", micropip.__version__,
@@ -120,8 +124,40 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     return chosen
 
 
-def _probe_for(router: Router, candidates: list[Mirror], settings: probe.ProbeSettings):
+def _parse_bases(dist_bases) -> list[str]:
+    if dist_bases is None:
+        return []
+    from .lockfile import parse_bases
+
+    return parse_bases(dist_bases)
+
+
+def _dist_fetcher():
+    """The current session's downloader of Pyodide's own packages; None outside a browser."""
+    if _session is None or _session.dist_bases is None:
+        return None
+    from .lockfile import DistFetcher
+
+    return DistFetcher(_session.dist_bases, _session.router)
+
+
+def _load_package(original):
+    """micropip's loadPackage, replaced; lockfile.py is imported at its first call,
+    so import + enable() do not pay for code that many sessions never use."""
+
+    async def loadPackage(names, *args, **kwargs):  # noqa: N802 (micropip's name)
+        from .lockfile import wrap_load_package
+
+        return await wrap_load_package(original, _dist_fetcher)(names, *args, **kwargs)
+
+    loadPackage.__wrapped__ = original
+    return loadPackage
+
+
+def _probe_for(router: Router, candidates: list[Mirror], settings: ProbeSettings):
     async def run():
+        from . import probe
+
         record = Record("probe", "auto")
         _REPORT.append(record)
         try:
@@ -164,7 +200,7 @@ def is_enabled() -> bool:
 @contextmanager
 def enabled(mirrors=None, **options):
     """``with enabled([...]):`` — enable for the block, then restore."""
-    previous = (_session.router, _session.dist, _session.probing) if _session else None
+    previous = (_session.router, _session.dist_bases, _session.probing) if _session else None
     enable(mirrors, **options)
     try:
         yield
@@ -172,7 +208,7 @@ def enabled(mirrors=None, **options):
         if previous is None:
             disable()
         elif _session is not None:
-            _session.router, _session.dist, _session.probing = previous
+            _session.router, _session.dist_bases, _session.probing = previous
 
 
 def report(file=sys.stdout) -> Report:

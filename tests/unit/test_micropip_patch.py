@@ -149,3 +149,17 @@ def test_the_adapter_matches_this_micropip():
     expected = {"0.6": "0.6", "0.9": "0.7-0.9", "0.10": "0.10-0.11", "0.11": "0.10-0.11"}
     major_minor = ".".join(micropip.__version__.split(".")[:2])
     assert adapter_for(micropip).generation == expected[major_minor]
+
+
+def test_import_and_enable_leave_unused_code_unimported():
+    """Each module costs milliseconds to compile in Pyodide: a plain import +
+    enable([...]) must not load the lockfile, probe, catalogue or JupyterLite code."""
+    import subprocess
+
+    code = ("import sys, micropip_mirror; micropip_mirror.enable(['https://a.example/simple']);"
+            "print(sorted(m for m in sys.modules if m.startswith('micropip_mirror.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = {m.split(".")[1] for m in eval(out)}
+    assert loaded.isdisjoint({"lockfile", "probe", "catalogue", "jupyterlite"}), loaded
+    assert {"patch", "router", "normalize"} <= loaded, loaded
+    assert micropip_mirror.ProbeSettings.__module__ == "micropip_mirror.probe"  # still public
