@@ -2,17 +2,19 @@
 micropip and against the fastest-mirror oracle, in headless Chromium + Pyodide.
 
     python bench/run.py [--runs 5] [--cap 120] [--quick] [--all] [--hedge 0.25,0.5]
+                        [--scenarios S,K,W,P,NM] [--version 314.0.7,0.26.4] [--name latest]
 
 Run it with the main test venv's python (tests/run creates it:
 ~/.cache/micropip-mirror/venvs/main-py313-*/bin/python); the plot is drawn by
 bench/plot.py in its own venv (made on first use from bench/requirements.txt).
-Writes bench/results/latest.{json,md,png}.
+Writes bench/results/<name>.{json,md,png} (and <name>-curves.png for curves).
 
 Every "mirror" is a shaping proxy (bench/shaper.py: 30 ms per request, 2 MB/s)
-in front of the fleet's `upstream` index (tests/support/fleet.py), or a fleet
-fault server.  Contenders, in rotating order within each run:
-  a  plain micropip, index_urls=[first, healthy]
-  b  micropip-mirror defaults: enable([first, healthy]); micropip.install(...)
+in front of the fleet's `upstream` index (tests/support/fleet.py, serving the
+suite's projects and bench/workloads.py's), or a fault server; the scenarios
+are in bench/scenarios.py.  Contenders, in rotating order within each run:
+  a  plain micropip, index_urls=[front..., healthy]
+  b  micropip-mirror defaults: enable([front..., healthy]); micropip.install(...)
   c  oracle: plain micropip, index_urls=[healthy]
 Each run is a fresh page; S6 installs twice in one page (uninstalling between)
 and times the second install.
@@ -39,25 +41,18 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
+import scenarios as sc  # noqa: E402
+import shaper  # noqa: E402
+import workloads  # noqa: E402
 from page import Page, page_server  # noqa: E402
-from shaper import Shaper  # noqa: E402
 from tests.support import stage_pyodide  # noqa: E402
 from tests.support.browser import chromium  # noqa: E402
 from tests.support.fleet import CACHE, Fleet  # noqa: E402
 
-REQS = ["mm-wide==2.0.0", "mm-app==2.0.0", "mm-big==2.0.0"]  # 18 packages, one ~1 MB wheel
-SCENARIOS = {
-    "S1": "all healthy (30 ms/request, 2 MB/s)",
-    "S2": "first mirror blackholed",
-    "S3": "first mirror refuses connections",
-    "S4": "first mirror slow (2 s per answer)",
-    "S5": "first mirror stale (lacks newest versions)",
-    "S6": "warm: S1 install again in the same page",
-}
-CONTENDERS = {"a": "plain micropip, index_urls=[first, healthy]",
-              "b": "micropip-mirror defaults, enable([first, healthy])",
+CONTENDERS = {"a": "plain micropip, index_urls=[front..., healthy]",
+              "b": "micropip-mirror defaults, enable([front..., healthy])",
               "c": "oracle: plain micropip, index_urls=[healthy]"}
-TARGETS = {"S1": 1.05, "S2": 1.3, "S3": 1.3, "S4": 1.3, "S5": 1.3}
+HANG_CAP = 20.0  # plain micropip behind a blackholed mirror never finishes: no need to wait long
 
 
 # --- the wheel under test -------------------------------------------------------------------
@@ -86,11 +81,12 @@ def build_wheel(project: Path = ROOT) -> Path:
 
 # --- in-page code ---------------------------------------------------------------------------
 
-def install_code(kind: str, first: str, healthy: str) -> str:
+def install_code(kind: str, s: sc.Scenario, urls: list[str]) -> str:
+    """``urls``: the front mirrors then the healthy one."""
     if kind == "b":
-        return f"import micropip\nawait micropip.install({REQS!r})"
-    urls = [first, healthy] if kind == "a" else [healthy]
-    return f"import micropip\nawait micropip.install({REQS!r}, index_urls={urls!r})"
+        return f"import micropip\nawait micropip.install({s.reqs!r})"
+    chosen = urls if kind == "a" else urls[-1:]
+    return f"import micropip\nawait micropip.install({s.reqs!r}, index_urls={chosen!r})"
 
 
 INSTALLED = """
@@ -104,20 +100,19 @@ micropip.uninstall([d.metadata["Name"] for d in md.distributions() if d.metadata
 REPORT = "import micropip_mirror\n_json.dumps(micropip_mirror.report(file=None).as_dicts())"
 
 
-def one_run(page: Page, scenario: str, contender: str, urls: dict, cap: float) -> dict:
+def one_run(page: Page, s: sc.Scenario, contender: str, urls: list[str], cap: float) -> dict:
     """Fresh page, then the timed install; S6 installs, uninstalls, installs again."""
     kind, _, hedge = contender.partition("@")
-    first, healthy = urls[scenario], urls["healthy"]
-    out: dict = {"scenario": scenario, "contender": contender, "startup_ms": page.fresh()}
+    out: dict = {"scenario": s.key, "contender": contender, "startup_ms": page.fresh()}
     if kind == "b":
         opts = f", hedge_after={float(hedge)}" if hedge else ""
-        enable = page.timed(f"import micropip_mirror\nmicropip_mirror.enable([{first!r}, {healthy!r}]{opts})", 30)
+        enable = page.timed(f"import micropip_mirror\nmicropip_mirror.enable({urls!r}{opts})", 30)
         if enable["status"] != "ok":
             raise RuntimeError(f"enable failed: {enable}")
         out["enable_ms"] = enable["ms"]
-    code = install_code(kind, first, healthy)
+    code = install_code(kind, s, urls)
     skip = 0
-    if scenario == "S6":
+    if s.warm:
         cold = page.timed(code, cap)
         out["cold_ms"], out["cold_status"] = cold["ms"], cold["status"]
         if cold["status"] != "ok":
@@ -135,8 +130,9 @@ def one_run(page: Page, scenario: str, contender: str, urls: dict, cap: float) -
         out["index_ms"] = round(sum(r["ms"] for r in records if r["kind"] == "index"), 1)
         out["requests"] = len(records)
         out["served_by"] = sorted({r["served_by"] or "-" for r in records})
-        out["records"] = [[r["kind"], r["target"], r["served_by"], r["ms"],
-                           [[a["mirror"], a["outcome"], a["ms"], a["reason"][:80]] for a in r["attempts"]]]
+        out["records"] = [[r["kind"], r["target"], r["served_by"], r.get("start_ms"), r["ms"],
+                           [[a["mirror"], a["outcome"], a.get("start_ms"), a["ms"], a["reason"][:80]]
+                            for a in r["attempts"]]]
                           for r in records]
     return out
 
@@ -152,7 +148,7 @@ def summarize(runs: list[dict], scenarios: list[str], contenders: list[str]) -> 
             if not rs:
                 continue
             ok = [r["ms"] for r in rs if r["status"] == "ok"]
-            cell = {"runs": len(rs), "ok": len(ok),
+            cell = {"runs": len(rs), "ok": len(ok), "cap": max(r.get("cap", 0) for r in rs),
                     "hangs": sum(r["status"] == "hang" for r in rs),
                     "errors": sum(r["status"] == "error" for r in rs)}
             if ok:
@@ -172,11 +168,11 @@ def summarize(runs: list[dict], scenarios: list[str], contenders: list[str]) -> 
     return summary
 
 
-def cell_text(cell: dict | None, cap: float) -> str:
+def cell_text(cell: dict | None) -> str:
     if not cell:
         return "-"
     if cell["hangs"] == cell["runs"]:
-        return f"hangs (>{cap:g} s)"
+        return f"hangs (>{cell['cap']:g} s)"
     if cell["ok"] == 0:
         return "fails" if not cell["hangs"] else f"{cell['hangs']} hang, {cell['errors']} fail"
     text = f"{cell['median'] / 1000:.2f} s [{cell['min'] / 1000:.2f}–{cell['max'] / 1000:.2f}]"
@@ -184,26 +180,37 @@ def cell_text(cell: dict | None, cap: float) -> str:
     return text + (f" ({bad} of {cell['runs']} hung/failed)" if bad else "")
 
 
-def table(summary: dict, contenders: list[str], cap: float) -> str:
-    head = ["scenario", *contenders, *[f"{k}/c" for k in contenders if k.startswith("b")],
-            *[f"{k}/a" for k in contenders if k.startswith("b")], "target b/c"]
+def ratio_text(row: dict, k: str, base: str) -> str:
+    r = row.get(k, {}).get(f"{k}/{base}")
+    if r is None and base == "a" and row.get("a", {}).get("hangs"):
+        return "∞ (a hangs)"
+    return f"{r:.2f}" if r is not None else "-"
+
+
+def verdict(s: sc.Scenario, row: dict) -> str:
+    if s.warm:
+        return "index time ≤ 0.2 × S1"
+    if s.target is None:
+        return ""
+    r = row.get("b", {}).get("b/c")
+    return f"≤ {s.target:g} " + ("—" if r is None else ("met" if r <= s.target else "MISSED"))
+
+
+def table(versions: dict, keys: list[str], contenders: list[str]) -> str:
+    """One row per scenario; per Pyodide release its a, b, c cells and b/c, side by side."""
+    bs = [k for k in contenders if k.startswith("b")]
+    head = ["scenario"]
+    for v in versions:
+        head += [f"{k} ({v})" for k in contenders] + [f"{k}/c ({v})" for k in bs] + [f"target ({v})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for s, row in summary.items():
-        cells = [f"{s} {SCENARIOS[s]}", *[cell_text(row.get(k), cap) for k in contenders]]
-        for base in ("c", "a"):
-            for k in contenders:
-                if k.startswith("b"):
-                    r = row.get(k, {}).get(f"{k}/{base}")
-                    if r is None and base == "a" and row.get("a", {}).get("hangs"):
-                        cells.append("∞ (a hangs)")
-                    else:
-                        cells.append(f"{r:.2f}" if r is not None else "-")
-        if s == "S6":
-            cells.append("index time ≤ 0.2 × S1")
-        else:
-            target = TARGETS[s]
-            r = row.get("b", {}).get("b/c")
-            cells.append(f"≤ {target} " + ("—" if r is None else ("met" if r <= target else "MISSED")))
+    for key in keys:
+        s = sc.ALL[key]
+        cells = [f"{key} {s.label}"]
+        for data in versions.values():
+            row = data["summary"].get(key, {})
+            cells += [cell_text(row.get(k)) if k[0] in s.contenders else "=c" if k == "a" else "-"
+                      for k in contenders]
+            cells += [ratio_text(row, k, "c") for k in bs] + [verdict(s, row)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -217,6 +224,7 @@ def extras(summary: dict, runs: list[dict]) -> dict:
         "enable_ms_median": statistics.median(enable) if enable else None,
         "enable_ms_min": min(enable) if enable else None,
         "enable_ms_max": max(enable) if enable else None,
+        "enable_runs": len(enable),
         "pyodide_startup_ms_median": statistics.median(startup) if startup else None,
         "s1_index_ms": s1, "s6_index_ms": s6,
         "s6_over_s1_index": (s6 / s1) if (s1 and s6 is not None) else None,
@@ -231,20 +239,36 @@ def machine() -> str:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"## Benchmark: {results['date']}", "",
-             f"Machine: {results['machine']} (load average: start → end); Chromium headless; {results['runs']} runs per cell; "
-             f"cap {results['cap']:g} s per install; wheel {results['wheel']} ({results['wheel_bytes']} bytes). "
-             f"Workload: `{' '.join(REQS)}` (18 packages, one ~1 MB wheel). "
-             "Mirrors: shaping proxies, 30 ms per request, 2 MB/s per answer. Cells: median [min–max] in seconds.", ""]
-    for version, v in results["versions"].items():
+    versions = results["versions"]
+    keys = list(results["scenarios"])
+    bars = [k for k in keys if sc.ALL[k].curve is None and k != "NM"]
+    curves = [k for k in keys if k not in bars]
+    lines = [f"#### {results['title']}: {results['date']}", "",
+             f"Machine: {results['machine']} (load average: start → end); Chromium headless; {results['runs']} runs "
+             f"per cell (a fresh page each); cap {results['cap']:g} s per install ({HANG_CAP:g} s for plain micropip "
+             "behind a blackholed mirror, which has no timeout; a contender that hung in a cell is not run again "
+             f"there); wheel {results['wheel']} ({results['wheel_bytes']} bytes). Mirrors: shaping proxies, 30 ms "
+             "per request, 2 MB/s per answer (1 MB/s for the big pages). Cells: median [min–max] in seconds; "
+             "a column marked =c is the oracle itself (one mirror only).", ""]
+    contenders = list(results["contenders"])
+    if bars:
+        lines += [f"Bars: `{' '.join(sc.REQS)}` (18 packages, one ~1 MB wheel).", "",
+                  table(versions, bars, contenders), ""]
+    if curves:
+        lines += ["Curves: K = the standard workload behind k unhealthy mirrors; W = `mm-scale-<n>` "
+                  "(a wide fan-out plus a deep chain, bench/workloads.py); P = `mm-lib-c==2.0.0` whose page "
+                  "carries n extra PyPI-shaped files; NM = the standard workload from a mirror with no "
+                  ".metadata files (b against plain micropip on that same mirror).", "",
+                  table(versions, curves, contenders), ""]
+    for version, v in versions.items():
         ex = v["extras"]
-        lines += [f"### Pyodide {version}", "", v["table"], "",
-                  f"- `import micropip_mirror` + `enable()` in Pyodide: median {ex['enable_ms_median']:.1f} ms "
-                  f"(min {ex['enable_ms_min']:.1f}, max {ex['enable_ms_max']:.1f}; target ≤ 50 ms)"
-                  if ex["enable_ms_median"] is not None else "- enable(): not measured",
-                  f"- S6 index time (sum of report() index records): {ex['s6_index_ms']} ms vs S1 {ex['s1_index_ms']} ms"
-                  + (f" = {ex['s6_over_s1_index']:.2f} × (target ≤ 0.2)" if ex["s6_over_s1_index"] is not None else ""),
-                  ]
+        lines += [f"Pyodide {version}:", ""]
+        if ex["enable_ms_median"] is not None:
+            lines.append(f"- `import micropip_mirror` + `enable()`: median {ex['enable_ms_median']:.1f} ms "
+                         f"(min {ex['enable_ms_min']:.1f}, max {ex['enable_ms_max']:.1f}, {ex['enable_runs']} pages)")
+        if ex["s6_over_s1_index"] is not None:
+            lines.append(f"- S6 index time (sum of report() index records): {ex['s6_index_ms']} ms vs S1 "
+                         f"{ex['s1_index_ms']} ms = {ex['s6_over_s1_index']:.2f} × (target ≤ 0.2)")
         differ = [f"{s}/{k}" for s, row in v["summary"].items() for k, c in row.items()
                   if c.get("same_versions_as_oracle") is False]
         if differ:
@@ -270,82 +294,107 @@ def plot(json_path: Path, png_path: Path) -> str:
 
 # --- main -----------------------------------------------------------------------------------
 
+def run_cells(page: Page, version: str, scenarios: list[sc.Scenario], contenders: list[str],
+              mirrors: sc.Mirrors, args) -> list[dict]:
+    """Every scenario x contender, ``args.runs`` times, the order of contenders rotating."""
+    runs: list[dict] = []
+    hung: set[tuple[str, str]] = set()
+    for i in range(args.runs):
+        for s in scenarios:
+            urls = [mirrors.url(m) for m in s.front] + [mirrors.url(s.healthy)]
+            cs = [k for k in contenders if k[0] in s.contenders
+                  and ("@" not in k or s.key in args.hedge_scenarios.split(","))]
+            order = cs[i % len(cs):] + cs[:i % len(cs)]  # rotate: nobody always goes first
+            for k in order:
+                cap = min(args.cap, HANG_CAP) if k == "a" and any(m.startswith("blackhole") for m in s.front) \
+                    else args.cap
+                if (s.key, k) in hung:  # plain micropip has no timeout: it hangs again
+                    r = {"scenario": s.key, "contender": k, "status": "hang", "ms": None, "not_rerun": True}
+                else:
+                    r = one_run(page, s, k, urls, cap)
+                r.update(run=i, cap=cap)
+                if r["status"] == "hang":
+                    hung.add((s.key, k))
+                runs.append(r)
+                ms = f"{r['ms'] / 1000:6.2f} s" if r["ms"] is not None else "   -    "
+                print(f"[{version} run {i + 1}/{args.runs}] {s.key:14} {k:7} {r['status']:5} {ms}"
+                      + (f"  index {r['index_ms']:.0f} ms" if "index_ms" in r else "")
+                      + ("  (hung before: not rerun)" if r.get("not_rerun") else "")
+                      + (f"  {(r.get('error') or '')[-160:]!r}" if r["status"] == "error" else ""),
+                      flush=True)
+    return runs
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cap", type=float, default=120.0, help="seconds before an install counts as hung")
-    ap.add_argument("--quick", action="store_true", help="2 runs, cap 20 s")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 1 run, cap 20 s")
     ap.add_argument("--all", action="store_true", help="every staged Pyodide release")
-    ap.add_argument("--version", default=stage_pyodide.DEFAULT_VERSION)
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--version", default=stage_pyodide.DEFAULT_VERSION, help="Pyodide release(s), comma-separated")
+    ap.add_argument("--scenarios", default="S",
+                    help="keys (S1,K-slow-4), prefixes (K-slow) or groups: S bars, K mirrors in front, "
+                         "W workload size, P page size, NM no .metadata")
     ap.add_argument("--contenders", default="a,b,c", help="subset of a,b,c to run")
     ap.add_argument("--hedge", default="", help="extra micropip-mirror contenders with these hedge_after values")
     ap.add_argument("--hedge-scenarios", default="S2,S4", help="scenarios the --hedge contenders run in")
     ap.add_argument("--latency", type=float, default=0.03)
     ap.add_argument("--bandwidth", type=float, default=2e6)
     ap.add_argument("--out", default=str(BENCH / "results"))
+    ap.add_argument("--name", default="latest", help="base name of the result files in --out")
+    ap.add_argument("--title", default="Latest run")
     ap.add_argument("--project", default=str(ROOT), help="project folder (src/, pyproject.toml) to build the wheel from")
     args = ap.parse_args(argv)
     if args.quick:
-        args.runs, args.cap = min(args.runs, 2), min(args.cap, 20.0)
-    scenarios = args.scenarios.split(",")
+        args.runs, args.cap = 1, min(args.cap, 20.0)
+    scenarios = sc.select(args.scenarios)
     hedged = [f"b@{h}" for h in args.hedge.split(",") if h]
     contenders = [*args.contenders.split(","), *hedged]
-    versions = stage_pyodide.ALL_VERSIONS if args.all else [args.version]
+    versions = stage_pyodide.ALL_VERSIONS if args.all else args.version.split(",")
     if args.cap < 120:
         print(f"NOTE: install cap lowered to {args.cap:g} s (default 120 s): 'hangs' means > {args.cap:g} s")
 
     wheel = build_wheel(Path(args.project))
     started = time.time()
-    results = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-               "machine": machine(), "runs": args.runs, "cap": args.cap, "requirements": REQS,
-               "latency_s": args.latency, "bandwidth_Bps": args.bandwidth,
+    results = {"title": args.title + (" (--quick: 1 run per cell, a smoke test, not figures)" if args.quick else ""),
+               "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+               "machine": machine(), "runs": args.runs, "cap": args.cap, "hang_cap": HANG_CAP,
+               "requirements": sc.REQS, "latency_s": args.latency, "bandwidth_Bps": args.bandwidth,
                "wheel": wheel.name, "wheel_bytes": wheel.stat().st_size, "project": args.project,
                "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
                "contenders": {**CONTENDERS, **{k: f"micropip-mirror, hedge_after={k[2:]}" for k in hedged}},
-               "scenarios": {s: SCENARIOS[s] for s in scenarios}, "versions": {}}
+               "scenarios": {s.key: s.label for s in scenarios},
+               "curves": {s.key: [s.curve, s.x, s.target] for s in scenarios},
+               "versions": {}}
     with contextlib.ExitStack() as stack:
-        fleet = stack.enter_context(Fleet())
-        up = fleet.origin("upstream")
-        shaped = lambda origin, latency=args.latency: stack.enter_context(  # noqa: E731
-            Shaper(origin, latency, args.bandwidth)).origin + "/simple"
-        urls = {"healthy": shaped(up), "S1": shaped(up), "S2": fleet.url("blackhole"),
-                "S3": fleet.url("refused"), "S4": shaped(up, 2.0), "S5": shaped(fleet.origin("stale"))}
-        urls["S6"] = urls["S1"]
+        projects = workloads.build()
+        fleet = stack.enter_context(Fleet(projects))
+        folders = [d for d in projects.iterdir() if d.is_dir()]
+        t0 = time.monotonic()
+        shaper.warm(fleet.origin("upstream"), [d.name for d in folders],
+                    {d.name: [f.name for f in d.glob("*.whl")] for d in folders})
+        print(f"upstream answers fetched once in {time.monotonic() - t0:.0f} s", flush=True)
+        mirrors = sc.Mirrors(stack, fleet, args.latency, args.bandwidth)
         driver = stack.enter_context(chromium())
         for version in versions:
             dist = stage_pyodide.stage(version, CACHE / "pyodide" / version)
             base = stack.enter_context(page_server(Path(dist), wheel))
             page = Page(driver, base, wheel.name)
-            runs: list[dict] = []
-            for i in range(args.runs):
-                for s in scenarios:
-                    cs = [k for k in contenders if "@" not in k or s in args.hedge_scenarios.split(",")]
-                    order = cs[i % len(cs):] + cs[:i % len(cs)]  # rotate: nobody always goes first
-                    for k in order:
-                        r = one_run(page, s, k, urls, args.cap)
-                        r["run"] = i
-                        runs.append(r)
-                        ms = f"{r['ms'] / 1000:6.2f} s" if r["ms"] is not None else "   -    "
-                        print(f"[{version} run {i + 1}/{args.runs}] {s} {k:7} {r['status']:5} {ms}"
-                              + (f"  index {r['index_ms']:.0f} ms" if "index_ms" in r else "")
-                              + (f"  {(r.get('error') or '')[-120:]!r}" if r["status"] == "error" else ""),
-                              flush=True)
-            summary = summarize(runs, scenarios, contenders)
-            results["versions"][version] = {"summary": summary, "extras": extras(summary, runs),
-                                            "table": table(summary, contenders, args.cap), "runs": runs}
+            runs = run_cells(page, version, scenarios, contenders, mirrors, args)
+            summary = summarize(runs, [s.key for s in scenarios], contenders)
+            results["versions"][version] = {"summary": summary, "extras": extras(summary, runs), "runs": runs}
     results["seconds"] = round(time.time() - started, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = {v: {f"{x['scenario']} {x['contender']} run {x['run']}": x.pop("records")
                    for x in data["runs"] if "records" in x} for v, data in results["versions"].items()}
-    (out / "latest-records.json").write_text(json.dumps(records))  # large: not for the repo
+    (out / f"{args.name}-records.json").write_text(json.dumps(records))  # large: not for the repo
     results["machine"] += f" → {os.getloadavg()[0]:.1f} at the end"
-    (out / "latest.json").write_text(json.dumps(results, indent=1))
-    (out / "latest.md").write_text(markdown(results))
+    (out / f"{args.name}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{args.name}.md").write_text(markdown(results))
     print()
     print(markdown(results))
-    print(f"wrote {out / 'latest.json'}, {out / 'latest.md'}, {plot(out / 'latest.json', out / 'latest.png')}"
+    print(f"wrote {out / args.name}.json, .md, {plot(out / f'{args.name}.json', out / f'{args.name}.png')}"
           f" in {results['seconds']:.0f} s")
     return 0
 
