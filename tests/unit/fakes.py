@@ -18,7 +18,7 @@ class Scripted:
         self.asked: list[str] = []
         self.cancelled: list[str] = []
 
-    async def fetch(self, url, *, headers, timeout, on_answer=None):
+    async def fetch(self, url, *, headers, timeout, total=None, on_answer=None):
         self.asked.append(url)
         answer = self.routes.get(url, Response(url, 404, {}, b"not found"))
         delay = 0.0
