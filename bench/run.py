@@ -208,7 +208,8 @@ def table(versions: dict, keys: list[str], contenders: list[str]) -> str:
         cells = [f"{key} {s.label}"]
         for data in versions.values():
             row = data["summary"].get(key, {})
-            cells += [cell_text(row.get(k)) if k[0] in s.contenders else "=c" if k == "a" else "-"
+            cells += [cell_text(row.get(k)) if k[0] in s.contenders
+                      else "=c" if k == "a" and not s.front else "= k 1" if k == "a" else "-"
                       for k in contenders]
             cells += [ratio_text(row, k, "c") for k in bs] + [verdict(s, row)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -249,7 +250,8 @@ def markdown(results: dict) -> str:
              "behind a blackholed mirror, which has no timeout; a contender that hung in a cell is not run again "
              f"there); wheel {results['wheel']} ({results['wheel_bytes']} bytes). Mirrors: shaping proxies, 30 ms "
              "per request, 2 MB/s per answer (1 MB/s for the big pages). Cells: median [min–max] in seconds; "
-             "a column marked =c is the oracle itself (one mirror only).", ""]
+             "a column marked =c is the oracle itself (one mirror only); = k 1: plain micropip takes "
+             "everything from the first slow mirror, whatever k, so it runs at k = 1 only.", ""]
     contenders = list(results["contenders"])
     if bars:
         lines += [f"Bars: `{' '.join(sc.REQS)}` (18 packages, one ~1 MB wheel).", "",

@@ -59,8 +59,11 @@ def _curves() -> list[Scenario]:
     out = []
     for fault, word in FAULTS.items():
         for k in KS[1:]:
+            # Plain micropip takes every answer from the first slow mirror (a valid page after 2 s),
+            # so its time does not depend on k: measured at k = 1 only.
+            contenders = ("b", "c") if fault == "slow" and k > 1 else ("a", "b", "c")
             out.append(Scenario(f"K-{fault}-{k}", f"{k} {word} mirror{'s' * (k > 1)} in front",
-                                [f"{fault}-{i}" for i in range(1, k + 1)],
+                                [f"{fault}-{i}" for i in range(1, k + 1)], contenders=contenders,
                                 target=1.3 if k == 8 else None, curve=f"K-{fault}", x=k))
     out.append(Scenario("K-0", "no mirror in front (the healthy one alone)", [], contenders=("b", "c"),
                         curve="K", x=0))
