@@ -240,7 +240,8 @@ function waterfallCell(a, axis, now) {
   return el("td", { class: "waterfall", "data-label": "When" }, track, when);
 }
 
-function renderTimeline(records, firstIndex, now) {
+// records: this install's; numbers: each one's 1-based place in report().
+function renderTimeline(records, numbers, now) {
   const body = $("timeline").querySelector("tbody");
   const axis = axisOf(records, now);
   renderAxis(axis);
@@ -250,7 +251,7 @@ function renderTimeline(records, firstIndex, now) {
       const [icon, text] = OUTCOMES[a.outcome] || ["?", a.outcome];
       const request = el("span", {}, el("span", { class: "kind" }, rec.kind), " ", rec.target);
       rows.push(el("tr", { class: `${a.outcome}${j ? " again" : ""}` },
-        el("td", { class: "num", "data-label": "#" }, j ? "" : firstIndex + i + 1),
+        el("td", { class: "num", "data-label": "#" }, j ? "" : numbers[i]),
         el("td", { "data-label": "Request" }, request),
         el("td", { "data-label": "Mirror tried" }, a.mirror),
         el("td", { "data-label": "Outcome" }, badge(icon, text, a.outcome)),
@@ -295,12 +296,14 @@ async function install(event) {
   button.disabled = true;
   button.textContent = "Installing…";
   showResult("running", [el("p", {}, badge("⋯", "Installing " + text + " …", "pending"))]);
-  let firstIndex = 0;
+  let since = Infinity; // this install's records: those started since it began (report() may drop old ones)
   let timer;
   const poll = () => { // redraw from the report; returns this install's records
     const { now_ms, records } = JSON.parse(py.report());
-    renderTimeline(records.slice(firstIndex), firstIndex, now_ms);
-    return records.slice(firstIndex);
+    const numbers = records.map((r, i) => i + 1).filter((n) => records[n - 1].start_ms >= since);
+    const mine = numbers.map((n) => records[n - 1]);
+    renderTimeline(mine, numbers, now_ms);
+    return mine;
   };
   try {
     // Re-enable only when the list changed: the router remembers which mirrors just failed.
@@ -308,7 +311,7 @@ async function install(event) {
       py.enable($("mirrors").value);
       enabledList = $("mirrors").value;
     }
-    firstIndex = JSON.parse(py.report()).records.length;
+    since = JSON.parse(py.report()).now_ms;
     poll();
     timer = setInterval(poll, 200);
     const installed = JSON.parse(await py.install(text));
