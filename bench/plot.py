@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -86,6 +87,7 @@ def curve_points(results: dict, summary: dict, curve: str, k: str) -> list[tuple
 
 def curves(results: dict, dest: str) -> None:
     versions = results["versions"]
+    plain = matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}")
     present = [c for c in CURVES if any(v == c for v, _, _ in results["curves"].values())]
     if not present:
         return
@@ -110,8 +112,14 @@ def curves(results: dict, dest: str) -> None:
                         ax.annotate("hangs", (x, c.get("cap", results["cap"])), fontsize=6,
                                     textcoords="offset points", xytext=(3, 3))
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
             if not curve.startswith("K"):
                 ax.set_xscale("log")
+            sizes = sorted({x for key, (c, x, _) in results["curves"].items() if c == curve}
+                           | ({0} if curve.startswith("K") else set()))
+            ax.set_xticks(sizes, [f"{x:,}" for x in sizes])
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             ax.set_xlabel({"K": "k mirrors in front", "W": "packages", "P": "files on the page"}[curve[0]], fontsize=8)
             ax.set_ylabel("install time, s", fontsize=8)
             ax.set_title(f"Pyodide {version}: {CURVES[curve]}", fontsize=9)

@@ -294,11 +294,33 @@ def plot(json_path: Path, png_path: Path) -> str:
     return str(png_path) if done.returncode == 0 else "plot failed"
 
 
+def write(results: dict, out: Path, name: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{name}.md").write_text(markdown(results))
+    print()
+    print(markdown(results))
+    print(f"wrote {out / name}.json, .md, {plot(out / f'{name}.json', out / f'{name}.png')}")
+
+
+def combine(files: list[Path], out: Path, name: str) -> int:
+    """One result with every release of ``files`` (runs made in parallel, one per release)."""
+    parts = [json.loads(f.read_text()) for f in files]
+    results = dict(parts[0])
+    results["versions"] = {v: d for p in parts for v, d in p["versions"].items()}
+    results["date"] = " / ".join(dict.fromkeys(p["date"] for p in parts))
+    results["machine"] = " / ".join(f"{', '.join(p['versions'])}: {p['machine']}" for p in parts)
+    results["seconds"] = max(p.get("seconds", 0) for p in parts)
+    write(results, out, name)
+    return 0
+
+
 # --- main -----------------------------------------------------------------------------------
 
 def run_cells(page: Page, version: str, scenarios: list[sc.Scenario], contenders: list[str],
-              mirrors: sc.Mirrors, args) -> list[dict]:
-    """Every scenario x contender, ``args.runs`` times, the order of contenders rotating."""
+              mirrors: sc.Mirrors, args, checkpoint=lambda runs: None) -> list[dict]:
+    """Every scenario x contender, ``args.runs`` times, the order of contenders rotating;
+    ``checkpoint(runs)`` after each round (a long run stopped early keeps its rounds)."""
     runs: list[dict] = []
     hung: set[tuple[str, str]] = set()
     for i in range(args.runs):
@@ -324,6 +346,7 @@ def run_cells(page: Page, version: str, scenarios: list[sc.Scenario], contenders
                       + ("  (hung before: not rerun)" if r.get("not_rerun") else "")
                       + (f"  {(r.get('error') or '')[-160:]!r}" if r["status"] == "error" else ""),
                       flush=True)
+        checkpoint(runs)
     return runs
 
 
@@ -346,7 +369,11 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default="latest", help="base name of the result files in --out")
     ap.add_argument("--title", default="Latest run")
     ap.add_argument("--project", default=str(ROOT), help="project folder (src/, pyproject.toml) to build the wheel from")
+    ap.add_argument("--combine", default="", help="result files of separate runs (e.g. one per release) to "
+                    "merge into --name, side by side; nothing is run")
     args = ap.parse_args(argv)
+    if args.combine:
+        return combine([Path(f) for f in args.combine.split(",")], Path(args.out), args.name)
     if args.quick:
         args.runs, args.cap = 1, min(args.cap, 20.0)
     scenarios = sc.select(args.scenarios)
@@ -368,6 +395,8 @@ def main(argv=None) -> int:
                "scenarios": {s.key: s.label for s in scenarios},
                "curves": {s.key: [s.curve, s.x, s.target] for s in scenarios},
                "versions": {}}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         projects = workloads.build()
         fleet = stack.enter_context(Fleet(projects))
@@ -382,22 +411,18 @@ def main(argv=None) -> int:
             dist = stage_pyodide.stage(version, CACHE / "pyodide" / version)
             base = stack.enter_context(page_server(Path(dist), wheel))
             page = Page(driver, base, wheel.name)
-            runs = run_cells(page, version, scenarios, contenders, mirrors, args)
+            partial = out / f"{args.name}-partial-{version}.json"
+            runs = run_cells(page, version, scenarios, contenders, mirrors, args,
+                             lambda rs: partial.write_text(json.dumps(rs)))
             summary = summarize(runs, [s.key for s in scenarios], contenders)
             results["versions"][version] = {"summary": summary, "extras": extras(summary, runs), "runs": runs}
     results["seconds"] = round(time.time() - started, 1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     records = {v: {f"{x['scenario']} {x['contender']} run {x['run']}": x.pop("records")
                    for x in data["runs"] if "records" in x} for v, data in results["versions"].items()}
     (out / f"{args.name}-records.json").write_text(json.dumps(records))  # large: not for the repo
     results["machine"] += f" → {os.getloadavg()[0]:.1f} at the end"
-    (out / f"{args.name}.json").write_text(json.dumps(results, indent=1))
-    (out / f"{args.name}.md").write_text(markdown(results))
-    print()
-    print(markdown(results))
-    print(f"wrote {out / args.name}.json, .md, {plot(out / f'{args.name}.json', out / f'{args.name}.png')}"
-          f" in {results['seconds']:.0f} s")
+    write(results, out, args.name)
+    print(f"in {results['seconds']:.0f} s")
     return 0
 
 
