@@ -194,9 +194,10 @@ class Router:
         a wheel while it reads the .metadata, which may need the same wheel."""
         url = known.entry.url
         shared = self._inflight.get(url)
-        if shared is None:
+        if shared is None or shared.waiters == 0:  # none, or given up and still cancelling
             shared = self._inflight[url] = _Shared(asyncio.ensure_future(self._wheel(known)))
-            shared.task.add_done_callback(lambda _: self._inflight.pop(url, None))
+            shared.task.add_done_callback(
+                lambda _, mine=shared: self._inflight.get(url) is mine and self._inflight.pop(url))
         shared.waiters += 1
         try:
             return await asyncio.shield(shared.task)
