@@ -16,11 +16,11 @@ from micropip_mirror.errors import AllMirrorsFailed, AttemptFailed
 from micropip_mirror.mirrors import Mirror
 from micropip_mirror.policy import Policy
 from micropip_mirror.router import Router
-from micropip_mirror.transport import UrllibTransport
+from micropip_mirror.transport import Response, UrllibTransport
 from micropip_mirror.wheelcheck import InvalidFile, check_metadata, check_wheel
 
 from .fakes import Scripted, page, sha, wheel
-from .test_real_shapes import M, install, serve
+from .test_real_shapes import ALL_NEW, M, install, serve
 
 A = Mirror("https://a.example/simple", name="a")
 B = Mirror("https://b.example/simple", name="b")
@@ -228,3 +228,25 @@ def test_a_project_whose_every_version_is_yanked_still_installs():
         f["yanked"] = "all withdrawn"
     routes[M.project_url("leaf")] = page(M.project_url("leaf"), json.dumps(body).encode())
     assert install("app", Scripted(routes))["leaf"] == "2.0.0"
+
+
+def test_a_wheel_that_arrived_before_its_metadata_failed_is_not_downloaded_again():
+    """micropip 0.9+ starts the wheel download, then asks for the .metadata: when the
+    .metadata fails only after the wheel arrived, the fallback must not download the
+    whole wheel a second time (on the slow links this is for, twice the wait)."""
+    routes = serve(M, "metadata-404")
+    for url in [u for u in routes if u.endswith(".whl")]:
+        routes[url + ".metadata"] = (0.3, Response(url + ".metadata", 404, {}, b"not found"))
+    t = Scripted(routes)
+    assert install("app", t) == ALL_NEW
+    wheels = [u for u in t.asked if u.endswith(".whl")]
+    assert len(wheels) == 3, wheels
+
+
+def test_a_metadata_fallback_whose_wheel_fails_too_raises_the_clear_error():
+    routes = serve(M, "metadata-404")
+    for url in [u for u in routes if u.endswith("leaf-2.0.0-py3-none-any.whl")]:
+        routes[url] = AttemptFailed("network or CORS error (Failed to fetch)")
+    with pytest.raises(AllMirrorsFailed, match="all mirrors failed for file 'leaf-2.0.0") as err:
+        install("app", Scripted(routes))
+    assert "Failed to fetch" in str(err.value)
