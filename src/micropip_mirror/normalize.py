@@ -83,7 +83,11 @@ def parse_answer(body: bytes, content_type: str, url: str, project: str) -> Proj
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InvalidAnswer(f"answer is not UTF-8 text ({ctype or 'no content type'})") from e
+        # Plain micropip reads pages with fetch().text(), which replaces bad bytes: a
+        # page with a stray non-UTF-8 byte (a Latin-1 footer or comment) works there.
+        text = body.decode("utf-8-sig", "replace")
+        if text.lstrip()[:1] not in ("{", "[", "<"):
+            raise InvalidAnswer(f"answer is not UTF-8 text ({ctype or 'no content type'})") from e
     head = text.lstrip()[:1]
     if head in ("{", "[") and ctype in _JSON_TYPES:
         page = _from_json(text, url, project)

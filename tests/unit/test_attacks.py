@@ -250,3 +250,15 @@ def test_a_metadata_fallback_whose_wheel_fails_too_raises_the_clear_error():
     with pytest.raises(AllMirrorsFailed, match="all mirrors failed for file 'leaf-2.0.0") as err:
         install("app", Scripted(routes))
     assert "Failed to fetch" in str(err.value)
+
+
+def test_a_page_with_a_stray_latin1_byte_is_read_as_plain_micropip_reads_it():
+    """fetch().text(), through which plain micropip reads pages in Pyodide, replaces
+    bytes that are not UTF-8; the page is still an index page."""
+    from micropip_mirror.normalize import parse_answer
+
+    body = ('<html><!-- Copyright \xa9 2024 --><a href="../../f/' + WHL + '">' + WHL
+            + "</a></html>").encode("latin-1")
+    result = parse_answer(body, "text/html; charset=iso-8859-1",
+                          "https://m.example/simple/demo-pkg/", "demo-pkg")
+    assert [f.url for f in result.files] == ["https://m.example/f/" + WHL]
