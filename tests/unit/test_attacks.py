@@ -12,6 +12,7 @@ import zipfile
 
 import pytest
 
+import micropip_mirror
 from micropip_mirror.errors import AllMirrorsFailed, AttemptFailed
 from micropip_mirror.mirrors import Mirror
 from micropip_mirror.policy import Policy
@@ -20,7 +21,7 @@ from micropip_mirror.transport import Response, UrllibTransport
 from micropip_mirror.wheelcheck import InvalidFile, check_metadata, check_wheel
 
 from .fakes import Scripted, page, sha, wheel
-from .test_real_shapes import ALL_NEW, M, install, serve
+from .test_real_shapes import ALL_NEW, M, install, serve, tree_transaction
 
 A = Mirror("https://a.example/simple", name="a")
 B = Mirror("https://b.example/simple", name="b")
@@ -62,7 +63,8 @@ def unknown_compression() -> bytes:  # compression method 99 in every header
 
 
 BROKEN_ZIPS = {"corrupt deflate stream": corrupt_deflate, "encrypted members": encrypted,
-               "unknown compression method": unknown_compression}
+               "unknown compression method": unknown_compression,
+               "empty body": lambda: b"", "truncated": lambda: deflated_wheel()[:-30]}
 
 
 @pytest.mark.parametrize("make", BROKEN_ZIPS.values(), ids=BROKEN_ZIPS.keys())
@@ -262,3 +264,42 @@ def test_a_page_with_a_stray_latin1_byte_is_read_as_plain_micropip_reads_it():
     result = parse_answer(body, "text/html; charset=iso-8859-1",
                           "https://m.example/simple/demo-pkg/", "demo-pkg")
     assert [f.url for f in result.files] == ["https://m.example/f/" + WHL]
+
+
+def test_an_empty_zip_is_not_a_wheel():
+    buf = io.BytesIO()
+    zipfile.ZipFile(buf, "w").close()
+    with pytest.raises(InvalidFile, match="dist-info/METADATA inside"):
+        check_wheel(buf.getvalue(), WHL)
+
+
+def test_metadata_announced_for_some_files_only_installs_the_tree():
+    """Announced (and 404) for app and leaf, not announced for lib."""
+    routes = serve(M, "metadata-404")
+    body = json.loads(routes[M.project_url("lib")].body)
+    for f in body["files"]:
+        del f["core-metadata"]
+    routes[M.project_url("lib")] = page(M.project_url("lib"), json.dumps(body).encode())
+    t = Scripted(routes)
+    assert install("app", t) == ALL_NEW
+    assert not any(u.endswith("lib-2.0.0-py3-none-any.whl.metadata") for u in t.asked)
+
+
+def test_two_installs_needing_the_same_wheels_at_once_download_each_once():
+    """Two resolutions asking for the same tree together (two micropip.install
+    calls in one page): each wheel is fetched once, and both get it."""
+    t = Scripted({url: (0.2, answer) if url.endswith(".whl") else answer
+                  for url, answer in serve(M, "metadata-404").items()})
+    first, second = tree_transaction(), tree_transaction()
+    micropip_mirror.enable([M], transport=t, hedge_after=None, timeout=2)
+    try:
+        async def both():
+            await asyncio.gather(first.add_requirement("lib"), second.add_requirement("lib"))
+        asyncio.run(both())
+    finally:
+        micropip_mirror.disable()
+    for txn in (first, second):
+        assert {w.name: str(w.version) for w in txn.wheels} == {"lib": "2.0.0", "leaf": "2.0.0"}
+        assert all(w._data is not None for w in txn.wheels)
+    wheels = [u for u in t.asked if u.endswith(".whl")]
+    assert sorted(wheels) == sorted(set(wheels)) and len(wheels) == 2

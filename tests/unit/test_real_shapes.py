@@ -79,13 +79,18 @@ def serve(mirror: Mirror, shape: str, *, yanked_newest=False, host="files.exampl
     return routes
 
 
-def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, str]:
-    """Resolve ``requirement`` with dependencies; name -> version of what micropip picked."""
+def tree_transaction():
+    """A micropip Transaction that resolves dependencies."""
     fields = dict(ctx={"extra": "", "python_version": "3.12"}, ctx_extras=[], keep_going=False,
                   deps=True, pre=False, fetch_kwargs={}, index_urls=["https://pypi.org/simple"])
     if "_compat_layer" in transaction.Transaction.__dataclass_fields__:
         fields["_compat_layer"] = compat()
-    txn = transaction.Transaction(**fields)
+    return transaction.Transaction(**fields)
+
+
+def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, str]:
+    """Resolve ``requirement`` with dependencies; name -> version of what micropip picked."""
+    txn = tree_transaction()
     micropip_mirror.enable(list(mirrors), transport=transport, hedge_after=None, timeout=2)
     try:
         asyncio.run(txn.add_requirement(requirement))
