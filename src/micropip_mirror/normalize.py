@@ -306,17 +306,6 @@ def _str(value, what: str) -> str:
     return value
 
 
-def without_yanked(page: ProjectPage, requirement=None) -> ProjectPage:
-    """The page less its yanked files (PEP 592), for micropip versions that
-    ignore ``yanked``; kept when the requirement pins a version with == or ===,
-    as PEP 592 allows."""
-    pinned = requirement is not None and any(
-        spec.operator in ("==", "===") for spec in getattr(requirement, "specifier", ()))
-    if pinned or not any(f.yanked for f in page.files):
-        return page
-    return ProjectPage(page.name, [f for f in page.files if not f.yanked], page.refused)
-
-
 def to_pep691_json(page: ProjectPage) -> str:
     """Render the page as PEP 691 JSON (api 1.0) with absolute http(s) URLs.
 
