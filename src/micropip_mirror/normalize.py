@@ -310,37 +310,6 @@ def _str(value, what: str) -> str:
     return value
 
 
-def without_yanked(page: ProjectPage, requirement=None) -> ProjectPage:
-    """The page less its yanked files (PEP 592), for micropip versions that
-    ignore ``yanked``; kept when the requirement pins a version with == or ===,
-    or when no other wheel meets it: a yanked version is then the last resort,
-    as in micropip 0.10+ (and plain 0.6-0.9 would have installed it anyway)."""
-    pinned = requirement is not None and any(
-        spec.operator in ("==", "===") for spec in getattr(requirement, "specifier", ()))
-    if pinned or not any(f.yanked for f in page.files):
-        return page
-    kept = [f for f in page.files if not f.yanked]
-    if not _meets(kept, requirement):
-        return page
-    return ProjectPage(page.name, kept, page.refused)
-
-
-def _meets(files: list[FileEntry], requirement) -> bool:
-    """Whether a wheel among ``files`` has a version the requirement accepts
-    (filtered as micropip does, so pre-releases count only when it would take them)."""
-    versions = [f.version for f in files if f.version]
-    if requirement is None:
-        return bool(versions)
-    valid = []
-    for version in versions:  # micropip skips versions it cannot parse
-        try:
-            requirement.specifier.contains(version, prereleases=True)
-        except Exception:  # InvalidVersion of whichever packaging micropip uses
-            continue
-        valid.append(version)
-    return any(True for _ in requirement.specifier.filter(valid))
-
-
 def to_pep691_json(page: ProjectPage) -> str:
     """Render the page as PEP 691 JSON (api 1.0) with absolute http(s) URLs.
 
