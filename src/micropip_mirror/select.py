@@ -43,8 +43,9 @@ def without_yanked(page: ProjectPage, requirement=None) -> ProjectPage:
     ``yanked``; kept when the requirement pins a version with == or ===, as
     PEP 592 allows, or when no other wheel meets it: a yanked version is then
     the last resort, as in micropip 0.10+ (plain 0.6-0.9 would install it anyway)."""
-    pinned = requirement is not None and any(
-        spec.operator in ("==", "===") for spec in getattr(requirement, "specifier", ()))
+    pinned = requirement is not None and any(  # ==2.* is a range, not a pin
+        spec.operator == "===" or (spec.operator == "==" and not spec.version.endswith(".*"))
+        for spec in getattr(requirement, "specifier", ()))
     if pinned or not any(f.yanked for f in page.files):
         return page
     kept = [f for f in page.files if not f.yanked]

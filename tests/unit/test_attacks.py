@@ -303,3 +303,21 @@ def test_two_installs_needing_the_same_wheels_at_once_download_each_once():
         assert all(w._data is not None for w in txn.wheels)
     wheels = [u for u in t.asked if u.endswith(".whl")]
     assert sorted(wheels) == sorted(set(wheels)) and len(wheels) == 2
+
+
+@pytest.mark.parametrize("requirement,shown", [
+    ("demo-pkg==2.*", ["2.0.0"]),  # a wildcard is a range: the yanked 2.0.1 stays hidden
+    ("demo-pkg==2.0.1", ["2.0.0", "2.0.1"]),  # a pin keeps it (PEP 592)
+    ("demo-pkg>=2.0.1", ["2.0.0", "2.0.1"]),  # nothing else meets it: last resort
+    ("demo-pkg", ["2.0.0"]),
+])
+def test_yanked_files_hidden_for_micropip_06_09_as_pep_592_says(requirement, shown):
+    from micropip.transaction import Requirement  # the packaging this micropip uses
+
+    from micropip_mirror.normalize import FileEntry, ProjectPage
+    from micropip_mirror.select import without_yanked
+
+    files = [FileEntry(f"demo_pkg-{v}-py3-none-any.whl", f"https://m.example/{v}.whl",
+                       yanked=v == "2.0.1") for v in ("2.0.0", "2.0.1")]
+    result = without_yanked(ProjectPage("demo-pkg", files), Requirement(requirement))
+    assert [f.version for f in result.files] == shown
