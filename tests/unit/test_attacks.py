@@ -321,3 +321,22 @@ def test_yanked_files_hidden_for_micropip_06_09_as_pep_592_says(requirement, sho
                        yanked=v == "2.0.1") for v in ("2.0.0", "2.0.1")]
     result = without_yanked(ProjectPage("demo-pkg", files), Requirement(requirement))
     assert [f.version for f in result.files] == shown
+
+
+def test_the_same_wheel_with_another_hash_on_the_next_mirror_is_not_mixed_in():
+    """A lists the wheel with one hash and fails to serve it; B lists a rebuilt wheel
+    of the same name (another hash): B's bytes are not what micropip was promised."""
+    genuine, rebuilt = wheel(), wheel(genuine=False)
+    t = Scripted({A.project_url("demo-pkg"): index(A, "https://a.example/f/" + WHL, sha(genuine)),
+                  "https://a.example/f/" + WHL: page("x", b"", "text/html", 503),
+                  B.project_url("demo-pkg"): index(B, "https://b.example/f/" + WHL, sha(rebuilt)),
+                  "https://b.example/f/" + WHL: rebuilt})
+    r = router(t)
+
+    async def go():
+        await r.project_page("demo-pkg")
+        return await r.file_bytes("https://a.example/f/" + WHL)
+
+    with pytest.raises(AllMirrorsFailed, match="sha256 mismatch") as err:
+        asyncio.run(go())
+    assert "HTTP 503" in str(err.value)
