@@ -11,7 +11,8 @@ and ``<origin>/resources/<name>/<file>``).
 
 Run as a script: ``python fault_server.py CONFIG_JSON`` where the config is
 ``{"upstream": ORIGIN, "tampered_dir": DIR, "slow_seconds": 3,
-"proxies": {name: {"upstream": ORIGIN, "cors": bool}}}``.  It prints one JSON
+"proxies": {name: {"upstream": ORIGIN, "cors": bool}}, "shape_dirs": [DIR, ...]}``
+(``shape_dirs``: the project folders the shaped_index.py servers render).  It prints one JSON
 line ``{"control": PORT, "ports": {name: PORT}}`` once every port is bound, and
 exits when its stdin closes (so it never outlives the test run) or on SIGTERM.
 """
@@ -32,8 +33,10 @@ from urllib.parse import urlsplit
 
 if __package__:
     from .cors_proxy import BaseHandler, ProxyHandler, Server, cors_proxy_handler, start_server
+    from .shaped_index import start_shaped_servers
 else:  # run as a script
     from cors_proxy import BaseHandler, ProxyHandler, Server, cors_proxy_handler, start_server
+    from shaped_index import start_shaped_servers
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 CAPTIVE_PAGE = (
@@ -369,6 +372,8 @@ class FaultServers:
         for name, spec in config.get("proxies", {}).items():
             handler = cors_proxy_handler(spec["upstream"], cors=spec.get("cors", True))
             self.servers[name] = start_server(handler, name, self.log.add)
+        if config.get("shape_dirs"):
+            self.servers.update(start_shaped_servers(config["shape_dirs"], start_server, self.log.add))
         self.ports = {name: s.server_port for name, s in self.servers.items()}
         self.control = start_server(make_control_handler(self.log, self.ports), "control")
 
