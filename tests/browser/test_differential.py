@@ -2,7 +2,8 @@
 micropip-mirror, in headless Chromium (cases in tests/support/differential.py).
 
 For each case the same page installs the case's requirement twice: plain micropip with
-``index_urls=[mirror]`` and micropip-mirror enabled with ``[mirror]``.  The test fails
+``index_urls=[mirror]`` and micropip-mirror enabled with ``[mirror]`` (one case puts a
+second mirror after a broken one).  The test fails
 when micropip alone ends correctly and micropip-mirror does not, when the installed
 versions differ, or when micropip-mirror fails where the mirror can serve.  The module
 writes test-artifacts/differential-<pyodide>.{json,md} with the counts.
@@ -40,10 +41,10 @@ def _param(case: ShapeCase):
 
 @pytest.mark.parametrize("case", [_param(c) for c in differential.CASES])
 def test_never_worse_than_plain_micropip(page, fleet, case):
-    url = fleet.url(case.server)
-    alone = matrix.observe(page, "alone", case.requirement, index_urls=[url], modules=case.modules())
-    shim = matrix.observe(page, "mirror", case.requirement, mirrors=[{"index_url": url, "name": case.server}],
-                          modules=case.modules())
+    mirrors = [{"index_url": fleet.url(name), "name": name} for name in case.servers()]
+    alone = matrix.observe(page, "alone", case.requirement, index_urls=[m["index_url"] for m in mirrors],
+                           modules=case.modules())
+    shim = matrix.observe(page, "mirror", case.requirement, mirrors=mirrors, modules=case.modules())
     plain_ok, shim_ok = differential.passes(case, alone), differential.passes(case, shim)
     RESULTS[case.name] = {
         "plain_ok": plain_ok, "shim_ok": shim_ok,

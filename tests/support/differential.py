@@ -27,7 +27,8 @@ LIB_B = {"mm-lib-b": "2.0.0", "mm-lib-c": "2.0.0"}  # what every projects.SHAPE_
 
 @dataclass(frozen=True)
 class ShapeCase:
-    """One row: ``server`` (a fleet name) is the only mirror; install ``requirement``."""
+    """One row: ``server`` (a fleet name) is the only mirror (``also``: mirrors after it);
+    install ``requirement``."""
 
     name: str
     server: str
@@ -36,6 +37,10 @@ class ShapeCase:
     versions: dict = field(default_factory=lambda: dict(ALL_NEW))  # a correct install
     error: str = ""  # instead of versions: the error (regex) a correct run ends in
     core: bool = False  # also run on every older Pyodide
+    also: tuple = ()  # further mirrors (fleet names), after ``server``
+
+    def servers(self) -> list[str]:
+        return [self.server, *self.also]
 
     def modules(self) -> list[str]:
         return [module_name(p) for p in self.versions]
@@ -51,6 +56,9 @@ CASES = [
               "URLs, empty hashes"),
     ShapeCase("pypi-json", "pypi-json", "pypi.org-shaped JSON: core-metadata dicts, provenance, "
               "upload-time, size, files on another origin"),
+    ShapeCase("pypi-html", "pypi-html", "pypi.org-shaped HTML: data-core-metadata, files on another "
+              "origin"),
+    ShapeCase("base-href", "base-href-html", "HTML with <base href> on another origin"),
     ShapeCase("tuna-json", "tuna-json", "TUNA-shaped JSON: '; charset=utf-8', relative "
               "../../packages/ URLs, no core-metadata key", core=True),
     ShapeCase("aliyun-html", "aliyun-html", "Aliyun/Tencent-shaped HTML: relative ../../packages/ "
@@ -64,8 +72,14 @@ CASES = [
     ShapeCase("metadata-404", "metadata-404", ".metadata advertised with a sha256, HTTP 404",
               core=True),
     ShapeCase("metadata-badhash", "metadata-badhash", ".metadata sha256 differs from the advertised one"),
+    ShapeCase("metadata-mixup", "metadata-mixup", ".metadata of another project (Name: mm-other), "
+              "its sha256 advertised"),
+    ShapeCase("garbage-first", "garbage-nohash", "no hashes, wheels answered by an HTML page; "
+              "pypi-json second", also=("pypi-json",)),
     ShapeCase("huge-slow", "huge-slow", "mm-app's page: 5000 files (~1.8 MB) at a steady 400 KB/s "
               "(longer than timeout=2)"),
+    ShapeCase("unnormalized-name", "pypi-json", "requirement spelled MM_App (pypi.org-style 301 to "
+              "/simple/mm-app/)", "MM_App>=2"),
     # Package shapes.
     ShapeCase("local-version", "pypi-json", "local version 2.0.0+cpu (%2B in the URL), JSON",
               "mm-local", {"mm-local": "2.0.0+cpu", **LIB_B}),
@@ -128,7 +142,7 @@ def render_table(results: dict, pyodide_version: str, micropip_version: str) -> 
         f"(micropip {micropip_version}). Each row makes one index shape the only mirror and installs "
         "a package with dependencies, with micropip alone (`index_urls=[mirror]`) and with "
         "micropip-mirror (`enable([mirror], timeout=2)`); a run passes only when every "
-        "dependency imports at the right version.",
+        "dependency imports at the right version (or, for `sdist-only`, in the error named).",
         "",
         f"Counts: {c['cases']} cases; micropip alone passes {c['plain-passes']}, micropip-mirror "
         f"passes {c['shim-passes']}; only micropip-mirror: {c['shim-only']}; only micropip alone: "

@@ -40,8 +40,10 @@ except ImportError:  # run inside fault_server.py as a script
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 FILES_HOST = "pypi-files"  # the shape whose origin plays files.pythonhosted.org
-HUGE_FILES = 6000  # extra (older, absent) files on a "huge" page: about 1.8 MB of JSON
+HUGE_FILES = 5000  # extra (older, absent) files on a "huge" page: about 1.8 MB of JSON
 UPLOAD_TIME = "2020-01-01T00:00:00.000000Z"
+OTHER_METADATA = b"Metadata-Version: 2.1\nName: mm-other\nVersion: 9.9\n\n"
+GARBAGE = b"<!DOCTYPE html><html><body><h1>Mirror maintenance</h1></body></html>\n"
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,15 @@ class Shape:
     """How one server renders pages.
 
     links: "host" (absolute, on the pypi-files origin), "own" (absolute, own origin),
-      "relative" (``../../packages/...``), "root" (``/packages/...``).
+      "relative" (``../../packages/...``), "root" (``/packages/...``), "base" (HTML:
+      ``<base href>`` naming the pypi-files origin, links ``packages/...`` relative to it).
     hashes: "field" (``hashes``/``digests``; ``#sha256=`` in HTML), "fragment" (JSON with
       ``"hashes": {}`` and ``#sha256=`` in the URL), "none".
     metadata: "none" (not advertised, 404), "served" (advertised with its sha256),
       "false" (``core-metadata: false``, 404, as pypi.org says for wheels without it),
-      "missing" (advertised, 404), "badhash" (advertised with another sha256, served).
+      "missing" (advertised, 404), "badhash" (advertised with another sha256, served),
+      "mixup" (advertised with the right sha256 of what is served: another project's metadata).
+    wheels: "genuine", or "garbage" (HTTP 200 with an HTML page instead of the wheel).
     """
 
     format: str  # "json" (PEP 691), "html" (PEP 503), "legacy" (/pypi/<name>/json)
@@ -64,6 +69,7 @@ class Shape:
     metadata: str = "none"
     content_type: str = ""
     pypi_extras: bool = False  # provenance, size, upload-time, api-version 1.1 + versions
+    wheels: str = "genuine"
     huge: tuple = ()  # projects whose page carries HUGE_FILES extra files
     rate: int = 0  # bytes per second for index pages (0: all at once)
 
@@ -74,6 +80,10 @@ SHAPES: dict[str, Shape] = {
                        pypi_extras=True),
     FILES_HOST: Shape("json", "files host (files.pythonhosted.org) of pypi-json and legacy-json",
                       metadata="served"),
+    "pypi-html": Shape("html", "pypi.org-shaped HTML: data-core-metadata and data-dist-info-metadata, "
+                       "files on another origin", links="host", metadata="served"),
+    "base-href-html": Shape("html", "HTML whose <base href> puts the relative links on another origin",
+                            links="base"),
     "tuna-json": Shape("json", "TUNA-shaped JSON: '; charset=utf-8', relative ../../packages/ URLs, "
                        "no core-metadata key", links="relative", content_type=PEP691 + "; charset=utf-8"),
     "aliyun-html": Shape("html", "Aliyun/Tencent-shaped HTML: relative ../../packages/ links with "
@@ -91,6 +101,10 @@ SHAPES: dict[str, Shape] = {
                           metadata="missing"),
     "metadata-badhash": Shape("json", ".metadata served, its sha256 differs from the advertised one",
                               metadata="badhash"),
+    "metadata-mixup": Shape("json", ".metadata of another project (Name: mm-other), its sha256 "
+                            "advertised", metadata="mixup"),
+    "garbage-nohash": Shape("json", "no hashes, and every wheel URL answers 200 with an HTML page",
+                            hashes="none", wheels="garbage"),
     "huge-slow": Shape("json", f"mm-app's page lists {HUGE_FILES} files (~1.8 MB), sent at a steady "
                        "400 KB/s", metadata="served", huge=("mm-app",), rate=400_000),
 }
@@ -186,6 +200,8 @@ def _metadata_fields(entry: dict, shape: Shape) -> dict:
         value = False
     elif policy == "badhash":
         value = {"sha256": hashlib.sha256(b"not this metadata").hexdigest()}
+    elif policy == "mixup":
+        value = {"sha256": hashlib.sha256(OTHER_METADATA).hexdigest()}
     else:
         value = {"sha256": hashlib.sha256(entry["metadata"]).hexdigest()}
     return {"core-metadata": value, "data-dist-info-metadata": value}
@@ -205,6 +221,9 @@ class ShapedIndexHandler(BaseHandler):
             return self.send_file(path)
         match = re.fullmatch(r"/simple/([^/]+)/?|/pypi/([^/]+)/json/?", path)
         project = normalize(unquote(match.group(1) or match.group(2))) if match else ""
+        if match and match.group(1) and path != f"/simple/{project}/":  # as pypi.org: 301 to the
+            location = f"/simple/{project}/"  # normalized name with its slash
+            return self.send_simple(301, b"", "text/plain", {"Location": location})
         files = self.catalogue.projects.get(project)
         legacy = match is not None and match.group(2) is not None
         if not files or legacy != (self.shape.format == "legacy"):
@@ -223,7 +242,11 @@ class ShapedIndexHandler(BaseHandler):
         if entry is None:
             return self.send_simple(404, b"Not Found\n", "text/plain")
         if not is_metadata:
+            if self.shape.wheels == "garbage":
+                return self.send_simple(200, GARBAGE, "text/html")
             return self.send_simple(200, entry["path"].read_bytes(), "application/octet-stream")
+        if self.shape.metadata == "mixup" and entry["metadata"]:
+            return self.send_simple(200, OTHER_METADATA, "application/octet-stream")
         if self.shape.metadata in ("served", "badhash") and entry["metadata"]:
             return self.send_simple(200, entry["metadata"], "application/octet-stream")
         self.send_simple(404, b"Not Found\n", "text/plain")
@@ -253,6 +276,8 @@ class ShapedIndexHandler(BaseHandler):
             return self.origins[self.shape_name] + entry["urlpath"]
         if links == "relative":
             return "../.." + entry["urlpath"]
+        if links == "base":
+            return entry["urlpath"].lstrip("/")
         return entry["urlpath"]
 
     def render(self, project: str, files: list[dict]) -> tuple[bytes, str]:
@@ -286,8 +311,10 @@ class ShapedIndexHandler(BaseHandler):
         return page
 
     def render_html(self, project: str, files: list[dict]) -> str:
-        lines = ['<!DOCTYPE html>', '<html><head><meta name="pypi:repository-version" content="1.0">',
-                 f"<title>Links for {project}</title></head>", f"<body><h1>Links for {project}</h1>"]
+        lines = ['<!DOCTYPE html>', '<html><head><meta name="pypi:repository-version" content="1.0">']
+        if self.shape.links == "base":
+            lines.append(f'<base href="{self.origins[FILES_HOST]}/">')
+        lines += [f"<title>Links for {project}</title></head>", f"<body><h1>Links for {project}</h1>"]
         for entry in files:
             href = self.url(entry)
             if self.shape.hashes != "none":
