@@ -44,7 +44,8 @@ def test_never_worse_than_plain_micropip(page, fleet, case):
     mirrors = [{"index_url": fleet.url(name), "name": name} for name in case.servers()]
     alone = matrix.observe(page, "alone", case.requirement, index_urls=[m["index_url"] for m in mirrors],
                            modules=case.modules())
-    shim = matrix.observe(page, "mirror", case.requirement, mirrors=mirrors, modules=case.modules())
+    shim = matrix.observe(page, "mirror", case.requirement, mirrors=mirrors, modules=case.modules(),
+                          options=case.enable_options())
     plain_ok, shim_ok = differential.passes(case, alone), differential.passes(case, shim)
     RESULTS[case.name] = {
         "plain_ok": plain_ok, "shim_ok": shim_ok,

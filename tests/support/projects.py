@@ -51,12 +51,14 @@ SHAPE_SPEC: dict[str, dict[str, list[str]]] = {
     "mm-local": {"1.0.0": ["mm-lib-b"], "2.0.0+cpu": ["mm-lib-b"]},  # '+' is '%2B' in URLs
     "mm-epoch": {"3.0.0": ["mm-lib-b"], "1!2.0.0": ["mm-lib-b"]},  # '!' is '%21'; 1!2.0.0 is newest
     "mm-yanked": {"1.0.0": ["mm-lib-b"], "2.0.0": ["mm-lib-b"]},  # 2.0.0 yanked (PEP 592)
+    "mm-yanked-bare": {"1.0.0": ["mm-lib-b"], "2.0.0": ["mm-lib-b"]},  # 2.0.0 yanked, no reason
     "mm-pyreq": {"1.0.0": ["mm-lib-b"], "2.0.0": ["mm-lib-b"]},  # 2.0.0 needs Python >= 4
     "mm-sdist": {"1.0.0": []},  # only an sdist: no wheel for any installer in Pyodide
 }
 # Per-file attributes an index lists (and the wheel's own METADATA agrees with).
 SHAPE_ATTRS: dict[tuple[str, str], dict] = {
     ("mm-yanked", "2.0.0"): {"yanked": "broken release"},
+    ("mm-yanked-bare", "2.0.0"): {"yanked": True},  # JSON true, HTML data-yanked=""
     ("mm-pyreq", "2.0.0"): {"requires_python": ">=4"},
 }
 SDIST_ONLY = {"mm-sdist"}

@@ -59,7 +59,9 @@ class Shape:
       "false" (``core-metadata: false``, 404, as pypi.org says for wheels without it),
       "missing" (advertised, 404), "badhash" (advertised with another sha256, served),
       "mixup" (advertised with the right sha256 of what is served: another project's metadata).
-    wheels: "genuine", or "garbage" (HTTP 200 with an HTML page instead of the wheel).
+    wheels: "genuine", "garbage" (HTTP 200 with an HTML page instead of the wheel), or
+      "redirect" (302 to the same path on the pypi-files origin, as a file host behind a CDN).
+    file_rate: bytes per second for files (0: all at once).
     """
 
     format: str  # "json" (PEP 691), "html" (PEP 503), "legacy" (/pypi/<name>/json)
@@ -72,6 +74,7 @@ class Shape:
     wheels: str = "genuine"
     huge: tuple = ()  # projects whose page carries HUGE_FILES extra files
     rate: int = 0  # bytes per second for index pages (0: all at once)
+    file_rate: int = 0
 
 
 SHAPES: dict[str, Shape] = {
@@ -105,6 +108,9 @@ SHAPES: dict[str, Shape] = {
                             "advertised", metadata="mixup"),
     "garbage-nohash": Shape("json", "no hashes, and every wheel URL answers 200 with an HTML page",
                             hashes="none", wheels="garbage"),
+    "files-redirect": Shape("json", "every file URL answers 302 to the files host", wheels="redirect",
+                            metadata="served"),
+    "slow-files": Shape("json", "files sent at a steady 200 KB/s", metadata="served", file_rate=200_000),
     "huge-slow": Shape("json", f"mm-app's page lists {HUGE_FILES} files (~1.8 MB), sent at a steady "
                        "400 KB/s", metadata="served", huge=("mm-app",), rate=400_000),
 }
@@ -231,7 +237,7 @@ class ShapedIndexHandler(BaseHandler):
         if project in self.shape.huge:
             files = _huge_entries(project, self.shape) + files
         body, ctype = self.render(project, files)
-        self.send_page(body, self.shape.content_type or ctype)
+        self.send_paced(body, self.shape.content_type or ctype, self.shape.rate)
 
     do_HEAD = do_GET
 
@@ -241,19 +247,21 @@ class ShapedIndexHandler(BaseHandler):
         entry = self.catalogue.by_path.get(path[: -len(".metadata")] if is_metadata else path)
         if entry is None:
             return self.send_simple(404, b"Not Found\n", "text/plain")
+        if self.shape.wheels == "redirect":
+            return self.send_simple(302, b"", "text/plain", {"Location": self.origins[FILES_HOST] + path})
         if not is_metadata:
             if self.shape.wheels == "garbage":
                 return self.send_simple(200, GARBAGE, "text/html")
-            return self.send_simple(200, entry["path"].read_bytes(), "application/octet-stream")
+            return self.send_paced(entry["path"].read_bytes(), "application/octet-stream", self.shape.file_rate)
         if self.shape.metadata == "mixup" and entry["metadata"]:
             return self.send_simple(200, OTHER_METADATA, "application/octet-stream")
         if self.shape.metadata in ("served", "badhash") and entry["metadata"]:
             return self.send_simple(200, entry["metadata"], "application/octet-stream")
         self.send_simple(404, b"Not Found\n", "text/plain")
 
-    def send_page(self, body: bytes, content_type: str):
-        """All at once, or at ``shape.rate`` bytes per second in tenths of a second."""
-        if not self.shape.rate:
+    def send_paced(self, body: bytes, content_type: str, rate: int):
+        """All at once, or at ``rate`` bytes per second in tenths of a second."""
+        if not rate:
             return self.send_simple(200, body, content_type)
         self.send_response(200)
         self.send_header("Content-Type", content_type)
@@ -261,7 +269,7 @@ class ShapedIndexHandler(BaseHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        step = self.shape.rate // 10
+        step = rate // 10
         for start in range(0, len(body), step):
             self.wfile.write(body[start:start + step])
             self.wfile.flush()
@@ -322,8 +330,9 @@ class ShapedIndexHandler(BaseHandler):
             attrs = f'href="{html.escape(href)}"'
             if entry["requires_python"]:
                 attrs += f' data-requires-python="{html.escape(entry["requires_python"])}"'
-            if entry["yanked"]:
-                attrs += f' data-yanked="{html.escape(entry["yanked"])}"'
+            if entry["yanked"]:  # PEP 592: an empty value is "yanked, no reason given"
+                reason = "" if entry["yanked"] is True else entry["yanked"]
+                attrs += f' data-yanked="{html.escape(reason)}"'
             for key, value in _metadata_fields(entry, self.shape).items():
                 if value:
                     attrs += f' data-{key.removeprefix("data-")}="sha256={value["sha256"]}"'
@@ -343,7 +352,7 @@ class ShapedIndexHandler(BaseHandler):
                 "size": entry["size"],
                 "upload_time_iso_8601": UPLOAD_TIME,
                 "yanked": bool(entry["yanked"]),
-                "yanked_reason": entry["yanked"] or None,
+                "yanked_reason": entry["yanked"] if isinstance(entry["yanked"], str) else None,
             })
         good = [v for v in releases if not any(f["yanked"] for f in releases[v])] or list(releases)
         latest = max(good, key=Version)

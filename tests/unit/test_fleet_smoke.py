@@ -243,6 +243,10 @@ def test_aliyun_html_shape(fleet):
     assert "metadata" not in resp.text
     yanked, _ = shaped_files(fleet, "aliyun-html", "mm-yanked", HTML)
     assert 'data-yanked="broken release"' in yanked.text
+    bare, _ = shaped_files(fleet, "aliyun-html", "mm-yanked-bare", HTML)
+    assert 'data-yanked=""' in bare.text
+    bare_json, _ = shaped_files(fleet, "pypi-json", "mm-yanked-bare")
+    assert entries(bare_json)["mm_yanked_bare-2.0.0-py3-none-any.whl"]["yanked"] is True
 
 
 def test_pypi_html_and_base_href_shapes(fleet):
@@ -296,6 +300,17 @@ def test_metadata_shapes(fleet):
     assert entry["hashes"] == {} and wheel.status_code == 200 and wheel.content.startswith(b"<!DOCTYPE html>")
 
 
+def test_redirected_and_paced_files(fleet):
+    info = fleet.projects["mm-big"]["2.0.0"]
+    resp, _ = shaped_files(fleet, "files-redirect", "mm-big")
+    url = entries(resp)[info["filename"]]["url"]
+    moved = get(url, allow_redirects=False)
+    assert moved.status_code == 302 and moved.headers["Location"].startswith(fleet.origin("pypi-files"))
+    assert sha256(get(url).content) == info["sha256"]
+    resp, _ = shaped_files(fleet, "slow-files", "mm-big")
+    assert sha256(get(entries(resp)[info["filename"]]["url"]).content) == info["sha256"]  # paced, whole
+
+
 def test_huge_page_and_sdist_only(fleet):
     resp, _ = shaped_files(fleet, "huge-slow", "mm-app")
     assert len(resp.content) > 1_500_000 and len(resp.json()["files"]) > 5000
@@ -311,13 +326,14 @@ def test_pip_reads_the_shapes_as_intended(fleet, tmp_path, shape):
     out = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--no-cache-dir", "--no-deps", "--index-url",
          fleet.url(shape), "-d", str(tmp_path), "--disable-pip-version-check",
-         "mm-yanked", "mm-pyreq", "mm-local", "mm-epoch"],
+         "mm-yanked", "mm-yanked-bare", "mm-pyreq", "mm-local", "mm-epoch"],
         capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "mm_epoch-1!2.0.0-py3-none-any.whl", "mm_local-2.0.0+cpu-py3-none-any.whl",
-        "mm_pyreq-1.0.0-py3-none-any.whl", "mm_yanked-1.0.0-py3-none-any.whl"]
+        "mm_pyreq-1.0.0-py3-none-any.whl", "mm_yanked-1.0.0-py3-none-any.whl",
+        "mm_yanked_bare-1.0.0-py3-none-any.whl"]
 
 
 # --- fault modes ------------------------------------------------------------------------------
