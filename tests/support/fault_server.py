@@ -10,7 +10,7 @@ index (simple-repository-server, URLs of the form ``<origin>/simple/<name>/``
 and ``<origin>/resources/<name>/<file>``).
 
 Run as a script: ``python fault_server.py CONFIG_JSON`` where the config is
-``{"upstream": ORIGIN, "tampered_dir": DIR, "slow_seconds": 3,
+``{"upstream": ORIGIN, "tampered_dir": DIR, "slow_seconds": 3, "stall_seconds": 6,
 "proxies": {name: {"upstream": ORIGIN, "cors": bool}}, "shape_dirs": [DIR, ...]}``
 (``shape_dirs``: the project folders the shaped_index.py servers render).  It prints one JSON
 line ``{"control": PORT, "ports": {name: PORT}}`` once every port is bound, and
@@ -61,6 +61,7 @@ MODES = [
     "tampered",
     "redirect-loop",
     "slow",
+    "stall",
     "no-cors",
 ]
 
@@ -183,6 +184,26 @@ class CutConnectionHandler(IndexJsonProxy):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        return status, headers, None
+
+
+class StallHandler(IndexJsonProxy):
+    """Answers at once with the full Content-Length and half the page, then stays silent for
+    ``stall_seconds`` before sending the rest: a mirror whose answer stops arriving."""
+
+    stall_seconds = 6.0
+
+    def rewrite(self, path, status, headers, body):
+        self.send_response(status)
+        for key, value in headers:
+            if key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        time.sleep(self.stall_seconds)
+        self.wfile.write(body[len(body) // 2:])
         return status, headers, None
 
 
@@ -353,6 +374,7 @@ def mode_handler(mode: str, config: dict):
         "tampered": lambda: bind(TamperedHandler, tampered_dir=config["tampered_dir"]),
         "redirect-loop": lambda: RedirectLoopHandler,
         "slow": lambda: bind(ProxyHandler, delay=float(config.get("slow_seconds", 3))),
+        "stall": lambda: bind(StallHandler, stall_seconds=float(config.get("stall_seconds", 6))),
         "no-cors": lambda: bind(ProxyHandler, cors=False),
     }
     return table[mode]()

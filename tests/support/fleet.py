@@ -97,11 +97,13 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 class Fleet:
     """Starts every server once; ``url(name)`` gives their index roots."""
 
-    def __init__(self, projects_dir: Path | None = None, *, slow_seconds: float = 3.0, log_dir: Path | None = None):
+    def __init__(self, projects_dir: Path | None = None, *, slow_seconds: float = 3.0,
+                 stall_seconds: float = 6.0, log_dir: Path | None = None):
         self.projects_dir = Path(projects_dir or CACHE / "projects")
         self.tampered_dir = self.projects_dir.with_name(self.projects_dir.name + "-tampered")
         self.shape_dir = self.projects_dir.with_name(self.projects_dir.name + "-shapes")
         self.slow_seconds = slow_seconds
+        self.stall_seconds = stall_seconds
         self._own_log_dir = log_dir is None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="mm-fleet-"))
         self.projects: dict = {}
@@ -184,6 +186,7 @@ class Fleet:
             "upstream": o(p_srs),
             "tampered_dir": str(self.tampered_dir),
             "slow_seconds": self.slow_seconds,
+            "stall_seconds": self.stall_seconds,
             "proxies": {
                 "upstream": {"upstream": o(p_srs)},
                 "upstream-nohash": {"upstream": o(p_local)},

@@ -37,7 +37,7 @@ SLOW = 1.0
 
 @pytest.fixture(scope="module")
 def fleet():
-    with Fleet(slow_seconds=SLOW) as f:
+    with Fleet(slow_seconds=SLOW, stall_seconds=SLOW) as f:
         yield f
 
 
@@ -368,6 +368,14 @@ def test_truncated_json(fleet):
 def test_cut_connection(fleet):
     with pytest.raises(requests.exceptions.RequestException):
         get(fleet.url("cut-connection") + "/mm-app/", JSON)
+
+
+def test_stall_sends_the_whole_page_in_two_parts(fleet):
+    good = get(fleet.url("upstream") + "/mm-app/", JSON).json()
+    resp = get(fleet.url("stall") + "/mm-app/", JSON, stream=True)
+    assert resp.status_code == 200 and cors(resp) == "*"
+    body = resp.raw.read()
+    assert int(resp.headers["Content-Length"]) == len(body) and json.loads(body) == good
 
 
 @pytest.mark.parametrize("name,label", [("wrong-type-text", "text/plain"), ("wrong-type-octet", "application/octet-stream")])
