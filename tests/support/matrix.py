@@ -65,7 +65,7 @@ FAULTS = [
     Case("redirect-loop", "redirects to itself forever", NETWORK),
     Case("slow", "answers after 3 s", r"timeout after 2 s"),
     # Timeouts measure silence: half the page at once, then 6 s of nothing.
-    Case("stall", "sends half the page, then nothing for 6 s", r"timeout|stall|silen"),
+    Case("stall", "sends half the page, then nothing for 6 s", r"timeout|stall|silen|idle|no (data|bytes)"),
     Case("no-cors", "healthy index without CORS headers", NETWORK, core=True),
     Case("pypiserver", "pypiserver: HTML only, no CORS (like most mirrors in China)", NETWORK),
 ]

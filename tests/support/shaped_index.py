@@ -181,7 +181,7 @@ class Catalogue:
                 self.by_path[entry["urlpath"]] = entry
 
 
-def _huge_entries(project: str, shape: Shape) -> list[dict]:
+def _huge_entries(project: str) -> list[dict]:
     """Older versions that exist only on the page (never chosen: 2.0.0 is newer)."""
     module = project.replace("-", "_")
     out = []
@@ -235,7 +235,7 @@ class ShapedIndexHandler(BaseHandler):
         if not files or legacy != (self.shape.format == "legacy"):
             return self.send_simple(404, b"Not Found\n", "text/plain")
         if project in self.shape.huge:
-            files = _huge_entries(project, self.shape) + files
+            files = _huge_entries(project) + files
         body, ctype = self.render(project, files)
         self.send_paced(body, self.shape.content_type or ctype, self.shape.rate)
 
