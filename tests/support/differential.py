@@ -67,7 +67,10 @@ CASES = [
               "../../packages/ URLs, no core-metadata key", core=True),
     ShapeCase("aliyun-html", "aliyun-html", "Aliyun/Tencent-shaped HTML: relative ../../packages/ "
               "links, no metadata attributes, &gt;= escaped", core=True),
-    ShapeCase("legacy-json", "legacy-json", "legacy JSON API /pypi/<name>/json", core=True),
+    ShapeCase("quirky-html", "quirky-html", "HTML in capitals, single quotes, data-* before HREF, "
+              "a query string with &amp;"),
+    ShapeCase("legacy-json", "legacy-json", "legacy JSON API /pypi/<name>/json (info.name mm_app)",
+              core=True),
     ShapeCase("fragment-json", "fragment-json", "JSON with the hash only in the URL fragment "
               "('hashes': {})"),
     ShapeCase("nohash-html", "nohash-html", "HTML links with no hash at all"),

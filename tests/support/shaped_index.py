@@ -72,6 +72,7 @@ class Shape:
     content_type: str = ""
     pypi_extras: bool = False  # provenance, size, upload-time, api-version 1.1 + versions
     wheels: str = "genuine"
+    quirky: bool = False  # HTML written as some self-hosted servers do (see render_html)
     huge: tuple = ()  # projects whose page carries HUGE_FILES extra files
     rate: int = 0  # bytes per second for index pages (0: all at once)
     file_rate: int = 0
@@ -92,6 +93,8 @@ SHAPES: dict[str, Shape] = {
     "aliyun-html": Shape("html", "Aliyun/Tencent-shaped HTML: relative ../../packages/ links with "
                          "#sha256=, no metadata attributes, &gt;= escaped", links="relative",
                          content_type="text/html"),
+    "quirky-html": Shape("html", "HTML in capitals, single quotes, data-* before HREF, a query "
+                         "string with &amp;", links="relative", quirky=True),
     "legacy-json": Shape("legacy", "legacy JSON API (/pypi/<name>/json), files on another origin",
                          links="host", content_type="application/json"),
     "fragment-json": Shape("json", "PEP 691 JSON, hash only in the URL fragment ('hashes': {})",
@@ -319,25 +322,33 @@ class ShapedIndexHandler(BaseHandler):
         return page
 
     def render_html(self, project: str, files: list[dict]) -> str:
-        lines = ['<!DOCTYPE html>', '<html><head><meta name="pypi:repository-version" content="1.0">']
+        """PEP 503 HTML; ``quirky``: upper-case tags, single quotes, data-* before HREF,
+        rel='internal' and a query string with ``&amp;`` (as Nexus/Artifactory-style pages)."""
+        quirky = self.shape.quirky
+        lines = [] if quirky else ['<!DOCTYPE html>']
+        lines.append('<HTML><HEAD>' if quirky else '<html><head><meta name="pypi:repository-version" content="1.0">')
         if self.shape.links == "base":
             lines.append(f'<base href="{self.origins[FILES_HOST]}/">')
-        lines += [f"<title>Links for {project}</title></head>", f"<body><h1>Links for {project}</h1>"]
+        lines.append(f"<TITLE>Links for {project}</TITLE></HEAD><BODY>" if quirky else
+                     f"<title>Links for {project}</title></head><body><h1>Links for {project}</h1>")
+        q = "'" if quirky else '"'
         for entry in files:
-            href = self.url(entry)
+            href = self.url(entry) + ("?mirror=1&x=2" if quirky else "")
             if self.shape.hashes != "none":
                 href += f"#sha256={entry['sha256']}"
-            attrs = f'href="{html.escape(href)}"'
+            attrs = []
             if entry["requires_python"]:
-                attrs += f' data-requires-python="{html.escape(entry["requires_python"])}"'
+                attrs.append(("data-requires-python", entry["requires_python"]))
             if entry["yanked"]:  # PEP 592: an empty value is "yanked, no reason given"
-                reason = "" if entry["yanked"] is True else entry["yanked"]
-                attrs += f' data-yanked="{html.escape(reason)}"'
+                attrs.append(("data-yanked", "" if entry["yanked"] is True else entry["yanked"]))
             for key, value in _metadata_fields(entry, self.shape).items():
                 if value:
-                    attrs += f' data-{key.removeprefix("data-")}="sha256={value["sha256"]}"'
-            lines.append(f'<a {attrs}>{html.escape(entry["filename"])}</a><br/>')
-        return "\n".join(lines + ["</body></html>", ""])
+                    attrs.append((f'data-{key.removeprefix("data-")}', f"sha256={value['sha256']}"))
+            attrs = [("rel", "internal"), *attrs, ("HREF", href)] if quirky else [("href", href), *attrs]
+            text = " ".join(f"{k}={q}{html.escape(v)}{q}" for k, v in attrs)
+            tag = "A" if quirky else "a"
+            lines.append(f"<{tag} {text}>{html.escape(entry['filename'])}</{tag}>" + ("<BR>" if quirky else "<br/>"))
+        return "\n".join(lines + ["</BODY></HTML>" if quirky else "</body></html>", ""])
 
     def render_legacy(self, project: str, files: list[dict]) -> dict:
         releases: dict[str, list] = {}
@@ -357,7 +368,7 @@ class ShapedIndexHandler(BaseHandler):
         good = [v for v in releases if not any(f["yanked"] for f in releases[v])] or list(releases)
         latest = max(good, key=Version)
         return {
-            "info": {"name": project, "version": latest, "summary": f"test project {project}",
+            "info": {"name": project.replace("-", "_"), "version": latest,  # a display name "summary": f"test project {project}",
                      "requires_python": releases[latest][0]["requires_python"]},
             "last_serial": 1,
             "releases": releases,

@@ -319,7 +319,14 @@ def test_huge_page_and_sdist_only(fleet):
     assert sha256(get(sdist.json()["files"][0]["url"]).content) == spec["1.0.0"]["sha256"]
 
 
-@pytest.mark.parametrize("shape", ["pypi-json", "aliyun-html", "tuna-json", "base-href-html"])
+def test_quirky_html_shape(fleet):
+    resp, spec = shaped_files(fleet, "quirky-html", "mm-pyreq", HTML)
+    info = spec["2.0.0"]
+    assert (f"<A rel='internal' data-requires-python='&gt;=4' HREF='../../packages/") in resp.text
+    assert f"/{info['filename']}?mirror=1&amp;x=2#sha256={info['sha256']}'>" in resp.text
+
+
+@pytest.mark.parametrize("shape", ["pypi-json", "aliyun-html", "tuna-json", "base-href-html", "quirky-html"])
 def test_pip_reads_the_shapes_as_intended(fleet, tmp_path, shape):
     """pip (which honours yanked, requires-python, <base href>, %-encoding) picks the versions
     the differential matrix expects: the shapes say what they are meant to say."""
