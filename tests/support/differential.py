@@ -83,6 +83,10 @@ CASES = [
               "its sha256 advertised"),
     ShapeCase("garbage-first", "garbage-nohash", "no hashes, wheels answered by an HTML page; "
               "pypi-json second", also=("pypi-json",)),
+    ShapeCase("metadata-garbage", "metadata-garbage", "'core-metadata': true, .metadata is an HTML "
+              "page (200)"),
+    ShapeCase("swapped-first", "swapped-nohash", "no hashes, every wheel URL serves another project's "
+              "wheel; pypi-json second", also=("pypi-json",)),
     ShapeCase("files-redirect", "files-redirect", "every file URL answers 302 to the files host"),
     ShapeCase("slow-download", "slow-files", "a 1 MiB wheel at a steady 200 KB/s (5 s), "
               "download_timeout=2", "mm-big", {"mm-big": "2.0.0"}, options={"download_timeout": 2.0}),
@@ -94,6 +98,8 @@ CASES = [
     ShapeCase("local-version", "pypi-json", "local version 2.0.0+cpu (%2B in the URL), JSON",
               "mm-local", {"mm-local": "2.0.0+cpu", **LIB_B}),
     ShapeCase("local-version-html", "aliyun-html", "local version 2.0.0+cpu, relative HTML links",
+              "mm-local", {"mm-local": "2.0.0+cpu", **LIB_B}),
+    ShapeCase("local-version-legacy", "legacy-json", "local version 2.0.0+cpu, legacy JSON",
               "mm-local", {"mm-local": "2.0.0+cpu", **LIB_B}),
     ShapeCase("epoch", "pypi-json", "epoch 1!2.0.0 (%21) newer than 3.0.0, JSON",
               "mm-epoch", {"mm-epoch": "1!2.0.0", **LIB_B}),

@@ -58,8 +58,10 @@ class Shape:
     metadata: "none" (not advertised, 404), "served" (advertised with its sha256),
       "false" (``core-metadata: false``, 404, as pypi.org says for wheels without it),
       "missing" (advertised, 404), "badhash" (advertised with another sha256, served),
-      "mixup" (advertised with the right sha256 of what is served: another project's metadata).
-    wheels: "genuine", "garbage" (HTTP 200 with an HTML page instead of the wheel), or
+      "mixup" (advertised with the right sha256 of what is served: another project's metadata),
+      "garbage" (advertised as ``true``, no hash; an HTML page is served).
+    wheels: "genuine", "garbage" (HTTP 200 with an HTML page instead of the wheel), "swapped"
+      (every wheel URL serves the same genuine wheel of another project, mm-lib-c 1.0.0), or
       "redirect" (302 to the same path on the pypi-files origin, as a file host behind a CDN).
     file_rate: bytes per second for files (0: all at once).
     """
@@ -111,6 +113,10 @@ SHAPES: dict[str, Shape] = {
                             "advertised", metadata="mixup"),
     "garbage-nohash": Shape("json", "no hashes, and every wheel URL answers 200 with an HTML page",
                             hashes="none", wheels="garbage"),
+    "metadata-garbage": Shape("json", "'core-metadata': true (no hash); .metadata answers 200 with an "
+                              "HTML page", metadata="garbage"),
+    "swapped-nohash": Shape("json", "no hashes, every wheel URL serves mm-lib-c 1.0.0's wheel",
+                            hashes="none", wheels="swapped"),
     "files-redirect": Shape("json", "every file URL answers 302 to the files host", wheels="redirect",
                             metadata="served"),
     "slow-files": Shape("json", "files sent at a steady 200 KB/s", metadata="served", file_rate=200_000),
@@ -211,6 +217,8 @@ def _metadata_fields(entry: dict, shape: Shape) -> dict:
         value = {"sha256": hashlib.sha256(b"not this metadata").hexdigest()}
     elif policy == "mixup":
         value = {"sha256": hashlib.sha256(OTHER_METADATA).hexdigest()}
+    elif policy == "garbage":
+        value = True
     else:
         value = {"sha256": hashlib.sha256(entry["metadata"]).hexdigest()}
     return {"core-metadata": value, "data-dist-info-metadata": value}
@@ -255,9 +263,14 @@ class ShapedIndexHandler(BaseHandler):
         if not is_metadata:
             if self.shape.wheels == "garbage":
                 return self.send_simple(200, GARBAGE, "text/html")
+            if self.shape.wheels == "swapped":
+                other = next(e for e in self.catalogue.projects["mm-lib-c"] if e["version"] == "1.0.0")
+                return self.send_simple(200, other["path"].read_bytes(), "application/octet-stream")
             return self.send_paced(entry["path"].read_bytes(), "application/octet-stream", self.shape.file_rate)
         if self.shape.metadata == "mixup" and entry["metadata"]:
             return self.send_simple(200, OTHER_METADATA, "application/octet-stream")
+        if self.shape.metadata == "garbage" and entry["metadata"]:
+            return self.send_simple(200, GARBAGE, "text/html")
         if self.shape.metadata in ("served", "badhash") and entry["metadata"]:
             return self.send_simple(200, entry["metadata"], "application/octet-stream")
         self.send_simple(404, b"Not Found\n", "text/plain")

@@ -294,6 +294,13 @@ def test_metadata_shapes(fleet):
     entry = entries(resp)[info["filename"]]
     meta = get(entry["url"] + ".metadata")
     assert sha256(meta.content) == entry["core-metadata"]["sha256"] and "Name: mm-other" in meta.text
+    resp, _ = shaped_files(fleet, "metadata-garbage", "mm-app")
+    entry = entries(resp)[info["filename"]]
+    meta = get(entry["url"] + ".metadata")
+    assert entry["core-metadata"] is True and meta.status_code == 200 and b"<html>" in meta.content
+    resp, _ = shaped_files(fleet, "swapped-nohash", "mm-app")
+    wheel = get(entries(resp)[info["filename"]]["url"])
+    assert sha256(wheel.content) == fleet.projects["mm-lib-c"]["1.0.0"]["sha256"]
     resp, _ = shaped_files(fleet, "garbage-nohash", "mm-app")
     entry = entries(resp)[info["filename"]]
     wheel = get(entry["url"])
