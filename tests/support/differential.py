@@ -72,7 +72,7 @@ CASES = [
     ShapeCase("legacy-json", "legacy-json", "legacy JSON API /pypi/<name>/json (info.name mm_app)",
               core=True),
     ShapeCase("fragment-json", "fragment-json", "JSON with the hash only in the URL fragment "
-              "('hashes': {})"),
+              "('hashes': {})", core=True),
     ShapeCase("nohash-html", "nohash-html", "HTML links with no hash at all"),
     ShapeCase("metadata-false", "metadata-false", "pypi.org's answer for wheels without metadata: "
               "'core-metadata': false, .metadata 404", core=True),
@@ -86,7 +86,7 @@ CASES = [
     ShapeCase("metadata-garbage", "metadata-garbage", "'core-metadata': true, .metadata is an HTML "
               "page (200)"),
     ShapeCase("swapped-first", "swapped-nohash", "no hashes, every wheel URL serves another project's "
-              "wheel; pypi-json second", also=("pypi-json",)),
+              "wheel; pypi-json second", also=("pypi-json",), core=True),
     ShapeCase("files-redirect", "files-redirect", "every file URL answers 302 to the files host"),
     ShapeCase("slow-download", "slow-files", "a 1 MiB wheel at a steady 200 KB/s (5 s), "
               "download_timeout=2", "mm-big", {"mm-big": "2.0.0"}, options={"download_timeout": 2.0}),
