@@ -48,7 +48,7 @@ def dead_files_worker(fleet):
 def run_both(page, case: Case, requirement, mirrors, modules) -> tuple[dict, dict]:
     """Plain micropip with the mirrors' index URLs, then micropip-mirror with the mirrors."""
     alone = matrix.observe(page, "alone", requirement, index_urls=[m["index_url"] for m in mirrors],
-                    modules=modules)
+                           modules=modules)
     mirror = matrix.observe(page, "mirror", requirement, mirrors=mirrors, modules=modules)
     RESULTS[case.name] = {"alone": alone, "mirror": mirror}
     return alone, mirror
@@ -137,7 +137,7 @@ restored = [a is b for a, b in zip(before, points())]
 """)
     assert same == [True, True]
     obs = matrix.observe(page, "alone", "mm-app>=2", index_urls=[cloudflare.index_url],
-                  modules=[module_name(n) for n in TREE])
+                         modules=[module_name(n) for n in TREE])
     assert_installed(obs, matrix.ALL_NEW)
     assert obs["records"] == []
 

@@ -200,6 +200,8 @@ class StallHandler(IndexJsonProxy):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.command == "HEAD":
+            return status, headers, None
         self.wfile.write(body[: len(body) // 2])
         self.wfile.flush()
         time.sleep(self.stall_seconds)
