@@ -62,13 +62,13 @@ CASES = [
               "upload-time, size, files on another origin"),
     ShapeCase("pypi-html", "pypi-html", "pypi.org-shaped HTML: data-core-metadata, files on another "
               "origin"),
-    ShapeCase("base-href", "base-href-html", "HTML with <base href> on another origin"),
+    ShapeCase("base-href", "base-href-html", "HTML with `<base href>` on another origin"),
     ShapeCase("tuna-json", "tuna-json", "TUNA-shaped JSON: '; charset=utf-8', relative "
               "../../packages/ URLs, no core-metadata key", core=True),
     ShapeCase("aliyun-html", "aliyun-html", "Aliyun/Tencent-shaped HTML: relative ../../packages/ "
-              "links, no metadata attributes, &gt;= escaped", core=True),
+              "links, no metadata attributes, `&gt;=` escaped", core=True),
     ShapeCase("quirky-html", "quirky-html", "HTML in capitals, single quotes, data-* before HREF, "
-              "a query string with &amp;"),
+              "a query string with `&amp;`"),
     ShapeCase("legacy-json", "legacy-json", "legacy JSON API /pypi/<name>/json (info.name mm_app)",
               core=True),
     ShapeCase("fragment-json", "fragment-json", "JSON with the hash only in the URL fragment "
@@ -117,7 +117,7 @@ CASES = [
               "mm-yanked==2.0.0", {"mm-yanked": "2.0.0", **LIB_B}),
     ShapeCase("requires-python", "pypi-json", "newest needs Python >=4 (requires-python), JSON",
               "mm-pyreq", {"mm-pyreq": "1.0.0", **LIB_B}),
-    ShapeCase("requires-python-html", "aliyun-html", "newest needs Python &gt;=4, HTML",
+    ShapeCase("requires-python-html", "aliyun-html", "newest needs Python `&gt;=4`, HTML",
               "mm-pyreq", {"mm-pyreq": "1.0.0", **LIB_B}, core=True),
     ShapeCase("sdist-only", "pypi-json", "only an sdist: both must say no pure Python wheel",
               "mm-sdist", {}, error=r"Can't find a pure Python 3 wheel"),
