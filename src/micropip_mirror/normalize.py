@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -84,7 +85,7 @@ def parse_answer(body: bytes, content_type: str, url: str, project: str) -> Proj
 def _from_json(text: str, url: str, project: str) -> ProjectPage:
     try:
         data = json.loads(text)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise InvalidAnswer(f"unparsable JSON ({e.msg} at char {e.pos})") from None
     if not isinstance(data, dict):
         raise InvalidAnswer("JSON answer is not an object")
@@ -259,9 +260,9 @@ def to_pep691_json(page: ProjectPage) -> str:
 
     Both core-metadata spellings are written: micropip 0.9+ reads either.
     """
-    files = []
+    files: list[dict[str, Any]] = []
     for f in page.files:
-        entry = {
+        entry: dict[str, Any] = {
             "filename": f.filename,
             "url": f.url,
             "hashes": {"sha256": f.sha256} if f.sha256 else {},

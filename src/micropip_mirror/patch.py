@@ -193,6 +193,7 @@ def _patched(original_string, original_bytes, original_add):
             return await original_string(url, kwargs)
         resolving = _resolving.get()
         try:
+            assert router is not None  # project is None without a router
             page = await router.project_page(project, resolving and resolving.requirement)
         except AllMirrorsFailed as e:
             if resolving is not None:

@@ -1,15 +1,17 @@
 """micropip-mirror in a real JupyterLite site: on from kernel start, `%pip install` via the mirrors.
 
 The site is built by the real `jupyter lite build` (jupyterlite-core and
-jupyterlite-pyodide-kernel from PyPI, see support/jupyterlite_site.py) with the
-real micropip_mirror wheel preloaded from the site's own Pyodide.  Its mirror
-list starts with a dead mirror (connection refused); the install must go
-through the next one, the fleet's upstream index, and nothing may leave
-127.0.0.1 (the site's server must have every file the kernel asks for).
+jupyterlite-pyodide-kernel from PyPI, see support/jupyterlite_site.py) with
+micropip-mirror's addon only: it puts the real wheel into the site's own Pyodide
+and lockfile and sets the kernel's loadPyodideOptions.  The mirror list starts
+with a dead mirror (connection refused); the install must go through the next
+one, the fleet's upstream index, and nothing may leave 127.0.0.1 (the site's
+server must have every file the kernel asks for).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.parse
@@ -17,6 +19,7 @@ import urllib.parse
 import pytest
 from selenium.webdriver.common.by import By
 
+from micropip_mirror.jupyterlite import ENABLE_ARG, KERNEL_PLUGIN
 from support import jupyterlite_site
 from support.browser import chromium
 from support.fleet import Fleet
@@ -31,6 +34,11 @@ KERNEL_TIMEOUT = 180  # seconds for the whole REPL session (boot + install + imp
 def fleet():
     with Fleet() as fleet:
         yield fleet
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return jupyterlite_site.build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")
@@ -57,43 +65,89 @@ def run_repl(driver, site_url: str, cells: list[str], done_marker: str) -> list[
     pytest.fail(f"no {done_marker!r} after {KERNEL_TIMEOUT}s; outputs: {outputs}\nconsole:\n{console}")
 
 
-def test_pip_magic_in_jupyterlite_skips_dead_mirror(fleet, chrome, tmp_path):
-    started = time.monotonic()
-    dead, healthy = fleet.url("refused"), fleet.url("upstream")
-    wheel = jupyterlite_site.build_wheel(tmp_path / "wheel")
-    site = jupyterlite_site.build_site(tmp_path / "site", wheel, [dead, healthy])
-    fleet.clear_log()
-    cells = [
-        "%pip install mm-lib-a",
-        "import mm_lib_a, mm_lib_b, mm_lib_c; print('IMPORTED', mm_lib_a.__version__, mm_lib_a.GENUINE)",
-        "import json, micropip_mirror; print('REPORT' + json.dumps(micropip_mirror.report(file=None).as_dicts()))",
-    ]
-    with jupyterlite_site.serve_site(site) as (site_url, site_requests):
-        outputs = run_repl(chrome, site_url, cells, "REPORT")
-    elapsed = time.monotonic() - started
-
-    # The import cell: the newest genuine mm-lib-a and its dependency chain are installed.
-    newest = fleet.newest("mm-lib-a")
-    assert f"IMPORTED {newest} True" in outputs, outputs
-
-    # The report cell: the dead mirror was asked first and failed, the next one served.
+def installed_through(fleet, outputs: list[str], project: str) -> dict:
+    """Check the REPORT cell: `project` was asked at the dead mirror first, then served by
+    the fleet's upstream, which also served the wheel.  Returns the index record."""
     report = json.loads(next(o for o in outputs if o.startswith("REPORT"))[len("REPORT"):])
-    index = next(r for r in report if r["kind"] == "index" and r["target"] == "mm-lib-a")
+    index = next(r for r in report if r["kind"] == "index" and r["target"] == project)
     assert [a["url"].split("/simple")[0] for a in index["attempts"]][:2] == [
         fleet.origin("refused"),
         fleet.origin("upstream"),
     ], index
     assert index["attempts"][0]["outcome"] == "failed", index
     assert index["served_by"] == index["attempts"][1]["mirror"], index
-
-    # The fleet's log: the healthy mirror served the page and the wheel.
     upstream = [(e["method"], e["path"]) for e in fleet.log("upstream")]
-    wheel_name = fleet.wheel("mm-lib-a", newest)["filename"]
-    assert ("GET", "/simple/mm-lib-a/") in upstream, upstream
+    wheel_name = fleet.wheel(project, fleet.newest(project))["filename"]
+    assert ("GET", f"/simple/{project}/") in upstream, upstream
     assert any(p.endswith("/" + wheel_name) for _, p in upstream), upstream
+    return index
 
+
+def kernel_options(site) -> dict:
+    config = json.loads((site / "jupyter-lite.json").read_text())
+    return config["jupyter-config-data"]["litePluginSettings"][KERNEL_PLUGIN]["loadPyodideOptions"]
+
+
+REPORT_CELL = "import json, micropip_mirror; print('REPORT' + json.dumps(micropip_mirror.report(file=None).as_dicts()))"
+
+
+def test_pip_magic_in_jupyterlite_skips_dead_mirror(fleet, chrome, wheel, tmp_path):
+    """Addon configured on the command line only; the wheel is packed from the installed package."""
+    started = time.monotonic()
+    dead, healthy = fleet.url("refused"), fleet.url("upstream")
+    site, build_log = jupyterlite_site.build_site(
+        tmp_path / "site", wheel, [f"--MicropipMirrorAddon.mirrors={dead}", f"--MicropipMirrorAddon.mirrors={healthy}"])
+    # The build log says what the addon did; the lockfile entry is pyodide-lock's.
+    assert "micropip-mirror: micropip_mirror-" in build_log and "static/pyodide/pyodide-lock.json" in build_log
+    entry = json.loads((site / "static/pyodide/pyodide-lock.json").read_text())["packages"]["micropip-mirror"]
+    assert entry["file_name"] == wheel.name and entry["imports"] == ["micropip_mirror"], entry
+    assert entry["depends"] == ["micropip"], entry
+    assert entry["sha256"] == hashlib.sha256((site / "static/pyodide" / wheel.name).read_bytes()).hexdigest()
+    fleet.clear_log()
+    cells = [
+        "%pip install mm-lib-a",
+        "import mm_lib_a, mm_lib_b, mm_lib_c; print('IMPORTED', mm_lib_a.__version__, mm_lib_a.GENUINE)",
+        REPORT_CELL,
+    ]
+    with jupyterlite_site.serve_site(site) as (site_url, site_requests):
+        outputs = run_repl(chrome, site_url, cells, "REPORT")
+    elapsed = time.monotonic() - started
+
+    # The import cell: the newest genuine mm-lib-a and its dependency chain are installed.
+    assert f"IMPORTED {fleet.newest('mm-lib-a')} True" in outputs, outputs
+    installed_through(fleet, outputs, "mm-lib-a")
     # micropip-mirror came from the site's own Pyodide, and the kernel asked for nothing missing.
     assert any(r["path"].startswith("/static/pyodide/" + wheel.name) for r in site_requests)
     missing = [r for r in site_requests if r["status"] == 404 and r["path"] != "/favicon.ico"]
     assert not missing, missing
-    print(f"JupyterLite test: {elapsed:.1f}s (wheel + site build + kernel start + install); outputs: {outputs}")
+    print(f"JupyterLite test: {elapsed:.1f}s (site build + kernel start + install); outputs: {outputs}")
+
+
+def test_site_own_kernel_options_are_kept(fleet, chrome, wheel, tmp_path):
+    """The site already sets packages, env and an exec_lines arg; the addon is configured in
+    jupyter_lite_config.json with an explicit wheel.  Everything the site had still works."""
+    dead, healthy = fleet.url("refused"), fleet.url("upstream")
+    site_options = {
+        "packages": ["six"],
+        "env": {"SITE_SETTING": "kept"},
+        "args": ["-", "--InteractiveShellApp.exec_lines=SITE_LINE = 'ran'"],
+    }
+    site, _ = jupyterlite_site.build_site(
+        tmp_path / "site", wheel,
+        site_config={"jupyter-lite-schema-version": 0, "jupyter-config-data": {"litePluginSettings": {
+            KERNEL_PLUGIN: {"loadPyodideOptions": site_options}}}},
+        lite_config={"MicropipMirrorAddon": {"mirrors": [dead, healthy], "wheel": str(wheel)}})
+    options = kernel_options(site)
+    assert options["packages"] == ["six", "micropip", "micropip-mirror"], options
+    assert options["env"] == {"SITE_SETTING": "kept", "MICROPIP_MIRROR_URLS": f"{dead},{healthy}"}, options
+    assert options["args"] == ["-", ENABLE_ARG, site_options["args"][1]], options
+    fleet.clear_log()
+    cells = [
+        "import os, sys; print('SITE', os.environ['SITE_SETTING'], SITE_LINE, 'six' in sys.modules)",
+        "%pip install mm-lib-c",
+        REPORT_CELL,
+    ]
+    with jupyterlite_site.serve_site(site) as (site_url, _):
+        outputs = run_repl(chrome, site_url, cells, "REPORT")
+    assert "SITE kept ran True" in outputs, outputs
+    installed_through(fleet, outputs, "mm-lib-c")

@@ -1,0 +1,103 @@
+"""The JupyterLite build-time code: lockfile entry (pyodide-lock), kernel options merge,
+the wheel packed back from an installed micropip-mirror, the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import sys
+import zipfile
+
+import pytest
+
+from micropip_mirror import jupyterlite
+from micropip_mirror.jupyterlite import ENABLE_ARG, KERNEL_PLUGIN
+from tests.support import stage_pyodide
+
+MIRRORS = ["https://w.example/pypi/simple", "https://pypi.org/simple"]
+
+
+@pytest.fixture
+def pyodide_dir(tmp_path):
+    """A real staged Pyodide lockfile (314.0.7) in a scratch folder."""
+    staged = stage_pyodide.stage(stage_pyodide.DEFAULT_VERSION,
+                                 stage_pyodide.CACHE / "pyodide" / stage_pyodide.DEFAULT_VERSION)
+    folder = tmp_path / "static" / "pyodide"
+    folder.mkdir(parents=True)
+    shutil.copy(staged / "pyodide-lock.json", folder)
+    return folder
+
+
+def test_cli_adds_the_wheel_and_merges_the_startup_settings(tmp_path, pyodide_dir, built):
+    wheel = built["wheel"]
+    before = json.loads((pyodide_dir / "pyodide-lock.json").read_text())
+    (tmp_path / "jupyter-lite.json").write_text(json.dumps({"jupyter-config-data": {"litePluginSettings": {
+        KERNEL_PLUGIN: {"loadPyodideOptions": {"packages": ["numpy"], "env": {"A": "1"}}}}}}))
+
+    assert jupyterlite.main([str(tmp_path), str(wheel), *MIRRORS]) == 0
+
+    after = json.loads((pyodide_dir / "pyodide-lock.json").read_text())
+    entry = after["packages"]["micropip-mirror"]
+    assert entry["file_name"] == wheel.name and (pyodide_dir / wheel.name).exists()
+    assert entry["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert entry["imports"] == ["micropip_mirror"] and entry["depends"] == ["micropip"]
+    # Every other entry and the info block (version included, for Pyodide 0.26/0.27) are kept.
+    assert after["info"] == before["info"]
+    assert set(after["packages"]) == set(before["packages"]) | {"micropip-mirror"}
+    assert after["packages"]["micropip"]["sha256"] == before["packages"]["micropip"]["sha256"]
+    options = json.loads((tmp_path / "jupyter-lite.json").read_text())[
+        "jupyter-config-data"]["litePluginSettings"][KERNEL_PLUGIN]["loadPyodideOptions"]
+    assert options["packages"] == ["numpy", "micropip", "micropip-mirror"]
+    assert options["env"] == {"A": "1", "MICROPIP_MIRROR_URLS": ",".join(MIRRORS)}
+    assert options["args"] == ["-", ENABLE_ARG]
+
+    # A second run replaces the entry instead of adding one, and adds nothing twice.
+    assert jupyterlite.main([str(tmp_path), str(wheel), *MIRRORS]) == 0
+    again = json.loads((tmp_path / "jupyter-lite.json").read_text())[
+        "jupyter-config-data"]["litePluginSettings"][KERNEL_PLUGIN]["loadPyodideOptions"]
+    assert again == options
+
+
+@pytest.mark.parametrize("site, expected", [
+    ({}, {"packages": ["micropip", "micropip-mirror"], "env": {"MICROPIP_MIRROR_URLS": ",".join(MIRRORS)},
+          "args": ["-", ENABLE_ARG]}),
+    # The site's own IPython options stay, after ours (so its exec_lines run with the mirrors on).
+    ({"args": ["-", "--InteractiveShellApp.exec_lines=x = 1"], "packages": ["micropip"],
+      "env": {"MICROPIP_MIRROR_URLS": "https://old/simple", "B": "2"}, "fullStdLib": False},
+     {"args": ["-", ENABLE_ARG, "--InteractiveShellApp.exec_lines=x = 1"], "packages": ["micropip", "micropip-mirror"],
+      "env": {"MICROPIP_MIRROR_URLS": ",".join(MIRRORS), "B": "2"}, "fullStdLib": False}),
+    # Python options before "-" stay before it.
+    ({"args": ["-X", "dev"]}, {"args": ["-X", "dev", "-", ENABLE_ARG], "packages": ["micropip", "micropip-mirror"],
+                               "env": {"MICROPIP_MIRROR_URLS": ",".join(MIRRORS)}}),
+])
+def test_merge_kernel_options_keeps_what_the_site_has(site, expected):
+    assert jupyterlite.merge_kernel_options(site, MIRRORS) == expected
+    assert jupyterlite.merge_kernel_options(expected, MIRRORS) == expected  # idempotent
+
+
+def test_without_mirrors_the_sites_own_list_stays():
+    merged = jupyterlite.merge_kernel_options({"env": {"MICROPIP_MIRROR_URLS": "auto"}}, [])
+    assert merged["env"] == {"MICROPIP_MIRROR_URLS": "auto"}
+    assert "env" not in jupyterlite.merge_kernel_options({}, [])
+
+
+def test_wheel_from_installed_is_the_built_wheel(tmp_path, built, monkeypatch):
+    """pip keeps no copy of the wheel: the addon packs the installed files back, same bytes."""
+    installed = tmp_path / "site-packages"
+    with zipfile.ZipFile(built["wheel"]) as zf:
+        zf.extractall(installed)
+        original = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/RECORD")}
+    monkeypatch.syspath_prepend(str(installed))
+    importlib.invalidate_caches()
+    assert importlib.metadata.distribution("micropip-mirror").locate_file("").resolve() == installed.resolve()
+
+    packed = jupyterlite.wheel_from_installed(tmp_path / "out")
+
+    assert packed.name == built["wheel"].name
+    with zipfile.ZipFile(packed) as zf:
+        assert {n: zf.read(n) for n in zf.namelist() if not n.endswith("/RECORD")} == original
+        record = zf.read(f"micropip_mirror-{packed.name.split('-')[1]}.dist-info/RECORD").decode()
+    assert all(f"{name},sha256=" in record for name in original)
+    assert sys.modules["micropip_mirror"]  # the package under test was not replaced
