@@ -143,7 +143,8 @@ def test_site_own_kernel_options_are_kept(fleet, chrome, wheel, tmp_path):
     assert options["args"] == ["-", ENABLE_ARG, site_options["args"][1]], options
     fleet.clear_log()
     cells = [
-        "import os, sys; print('SITE', os.environ['SITE_SETTING'], SITE_LINE, 'six' in sys.modules)",
+        "import os, pyodide_js; print('SITE', os.environ['SITE_SETTING'], SITE_LINE, "
+        "'six' in pyodide_js.loadedPackages.to_py())",
         "%pip install mm-lib-c",
         REPORT_CELL,
     ]
