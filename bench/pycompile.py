@@ -59,6 +59,7 @@ def main(argv=None) -> int:
         plain = build_wheel()
         compiled = py_compile(plain, work / "compiled")
         wheels = {"plain": plain, "py-compiled": compiled}
+        sizes = {k: w.stat().st_size for k, w in wheels.items()}
         times: dict[str, list[float]] = {k: [] for k in wheels}
         with contextlib.ExitStack() as stack:
             driver = stack.enter_context(chromium())
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     summary = {
         "pyodide": args.version, "python": python, "runs": args.runs,
-        **{kind: {"wheel": wheels[kind].name, "bytes": wheels[kind].stat().st_size,
+        **{kind: {"wheel": wheels[kind].name, "bytes": sizes[kind],
                   "median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t)}
            for kind, t in times.items()},
     }

@@ -54,6 +54,8 @@ def write_lockfile(spec: Any, lock_path: Path) -> None:
 def add_wheel_to_lockfile(lock_path: Path, wheel: Path) -> dict[str, Any]:
     """Copy a pure-Python wheel next to ``lock_path`` and add (or replace) its entry.
 
+    Next to it because Pyodide resolves a relative ``file_name`` against the folder of
+    the lockfile it loaded (``packageBaseUrl``'s default), whichever lockfile that is.
     The entry comes from pyodide-lock (name, version, imports, sha256, depends from the
     wheel's metadata).  Returns it as a dict.
     """

@@ -119,8 +119,9 @@ class MicropipMirrorAddon(BaseAddon):
         else:
             wheel = site.wheel_from_installed(self.work_dir)
         entry = site.add_wheel_to_lockfile(lock, wheel)
-        print(f"    micropip-mirror: {entry['file_name']} (sha256 {entry['sha256'][:12]}…, "
-              f"depends {entry['depends']}) added to {lock.relative_to(self.manager.output_dir)}")
+        out = Path(self.manager.output_dir)
+        print(f"    micropip-mirror: {(lock.parent / entry['file_name']).relative_to(out)} "
+              f"(sha256 {entry['sha256'][:12]}…, depends {entry['depends']}) added to {lock.relative_to(out)}")
         return True
 
     def patch_config(self, config: Path) -> bool:

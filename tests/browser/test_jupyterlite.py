@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By
 
 from micropip_mirror.jupyterlite import ENABLE_ARG, KERNEL_PLUGIN
 from support import jupyterlite_site
-from support.browser import chromium
+from support.browser import chromium, static_server
 from support.fleet import Fleet
 
 # Nothing but 127.0.0.1 resolves, even on a machine with internet: a kernel
@@ -60,6 +60,8 @@ def run_repl(driver, site_url: str, cells: list[str], done_marker: str) -> list[
         outputs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".jp-CodeConsole .jp-OutputArea-output")]
         if any(done_marker in text for text in outputs):
             return outputs
+        if any("Traceback (most recent call last)" in text for text in outputs):
+            pytest.fail(f"a cell failed: {outputs}")
         time.sleep(0.5)
     console = "\n".join(e["message"][:300] for e in driver.get_log("browser"))
     pytest.fail(f"no {done_marker!r} after {KERNEL_TIMEOUT}s; outputs: {outputs}\nconsole:\n{console}")
@@ -98,7 +100,8 @@ def test_pip_magic_in_jupyterlite_skips_dead_mirror(fleet, chrome, wheel, tmp_pa
     site, build_log = jupyterlite_site.build_site(
         tmp_path / "site", wheel, [f"--MicropipMirrorAddon.mirrors={dead}", f"--MicropipMirrorAddon.mirrors={healthy}"])
     # The build log says what the addon did; the lockfile entry is pyodide-lock's.
-    assert "micropip-mirror: micropip_mirror-" in build_log and "static/pyodide/pyodide-lock.json" in build_log
+    assert f"micropip-mirror: static/pyodide/{wheel.name}" in build_log, build_log
+    assert "added to static/pyodide/pyodide-lock.json" in build_log, build_log
     entry = json.loads((site / "static/pyodide/pyodide-lock.json").read_text())["packages"]["micropip-mirror"]
     assert entry["file_name"] == wheel.name and entry["imports"] == ["micropip_mirror"], entry
     assert entry["depends"] == ["micropip"], entry
@@ -152,3 +155,30 @@ def test_site_own_kernel_options_are_kept(fleet, chrome, wheel, tmp_path):
         outputs = run_repl(chrome, site_url, cells, "REPORT")
     assert "SITE kept ran True" in outputs, outputs
     installed_through(fleet, outputs, "mm-lib-c")
+
+
+def test_site_built_with_the_kernels_lock_addon(fleet, chrome, wheel, tmp_path):
+    """`--pyodide-lock`: the kernel's own lock addon writes a new lockfile (solved by uv);
+    micropip-mirror's entry must land in that one, after it is written.  The base
+    lockfile's packages stay at a Pyodide served from another loopback origin (offline,
+    uv gets them from there; the lock addon would otherwise fetch them from a CDN)."""
+    dead, healthy = fleet.url("refused"), fleet.url("upstream")
+    lite = jupyterlite_site.make_lite_dir(tmp_path / "site" / "lite")
+    with static_server(lite / "static" / "pyodide", cors=True) as dist_url:
+        site, build_log = jupyterlite_site.build_site(
+            tmp_path / "site", wheel,
+            ["--pyodide-lock", f"--pyodide-lock-url={dist_url}/pyodide-lock.json", f"--micropip-mirror-urls={dead}",
+             f"--micropip-mirror-urls={healthy}"],
+            lite_config={"PyodideLockAddon": {"pyodide_lock_uv_options": {
+                "extra_uv_args": ["--no-index", f"--find-links={lite / 'lock-wheels'}", f"--find-links={lite / 'pypi'}"]}}})
+        options = kernel_options(site)
+        assert options["lockFileURL"] == "./static/pyodide-lock/pyodide-lock.json", options
+        lock = json.loads((site / "static/pyodide-lock/pyodide-lock.json").read_text())
+        assert lock["packages"]["micropip-mirror"]["file_name"] == wheel.name, lock["packages"]["micropip-mirror"]
+        assert build_log.index("post_build:micropip-mirror:lock") > build_log.index("lock:build"), build_log
+        assert {"micropip", "micropip-mirror", "pyodide-kernel"} <= set(options["packages"]), options
+        fleet.clear_log()
+        with jupyterlite_site.serve_site(site) as (site_url, site_requests):
+            outputs = run_repl(chrome, site_url, ["%pip install mm-lib-c", REPORT_CELL], "REPORT")
+    installed_through(fleet, outputs, "mm-lib-c")
+    assert any(r["path"].startswith("/static/pyodide-lock/" + wheel.name) for r in site_requests), site_requests

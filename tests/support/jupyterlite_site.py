@@ -42,7 +42,9 @@ from support import stage_pyodide  # noqa: E402
 
 JUPYTERLITE = {"jupyterlite-core": "0.8.6", "jupyterlite-pyodide-kernel": "0.8.6",
                # what micropip-mirror[jupyterlite] adds: the addon writes lockfile entries with it
-               "pyodide-lock[wheel]": "0.2.1"}
+               "pyodide-lock[wheel]": "0.2.1",
+               # the kernel's lock addon (--pyodide-lock), which the addon must work with
+               "pyodide-lock[uv]": "0.2.1"}
 # jupyterlite_pyodide_kernel.constants.PYODIDE_VERSION of that release.
 PYODIDE_VERSION = "314.0.6"
 # What the kernel's startup loads from the lockfile (micropip; then via piplite:
@@ -50,6 +52,8 @@ PYODIDE_VERSION = "314.0.6"
 KERNEL_LOCK_PACKAGES = ["micropip", "ipython", "jedi"]
 # pyodide-kernel's dependency missing from the lockfile: served by the site's piplite index.
 PIPLITE_EXTRAS = [("comm", "0.2.3")]
+# ipython's dependency that Pyodide's lockfile does not list but its metadata does.
+LOCK_ADDON_EXTRAS = [("ipython-pygments-lexers", "1.1.1")]
 
 CACHE = stage_pyodide.CACHE
 VENV = CACHE / "venvs" / ("jupyterlite-" + hashlib.sha256(repr(JUPYTERLITE).encode()).hexdigest()[:12])
@@ -114,29 +118,39 @@ def build_wheel(dest: Path) -> Path:
     return next(Path(dest).glob("micropip_mirror-*.whl"))
 
 
+def make_lite_dir(lite_dir: Path) -> Path:
+    """A lite dir with a self-hosted Pyodide holding the kernel's packages, and `comm` in
+    its piplite folder (pypi/).  `lock-wheels/`: what the kernel's lock addon needs
+    besides (uv resolves from the wheels' metadata, which asks for more than Pyodide's
+    lockfile depends)."""
+    dist = stage_pyodide.stage(PYODIDE_VERSION, CACHE / "pyodide" / PYODIDE_VERSION)
+    pyodide_dir = Path(lite_dir) / "static" / "pyodide"
+    shutil.rmtree(lite_dir, ignore_errors=True)
+    shutil.copytree(dist, pyodide_dir)
+    stage_jupyterlite_extras(pyodide_dir)
+    python = json.loads((pyodide_dir / "pyodide-lock.json").read_text())["info"]["python"]
+    for folder, wanted in (("pypi", PIPLITE_EXTRAS), ("lock-wheels", LOCK_ADDON_EXTRAS)):
+        (Path(lite_dir) / folder).mkdir()
+        for extra in stage_pyodide.fetch_wheels(wanted, ".".join(python.split(".")[:2])).values():
+            shutil.copyfile(extra, Path(lite_dir) / folder / extra.name)
+    return Path(lite_dir)
+
+
 def build_site(work: Path, wheel: Path, build_args: list[str] = (), site_config: dict | None = None,
                lite_config: dict | None = None) -> tuple[Path, str]:
     """`jupyter lite build` a site with micropip-mirror's addon, configured by `build_args`
     (command line) and `lite_config` (jupyter_lite_config.json).
 
     `site_config`: the lite dir's own jupyter-lite.json (the site's settings before the
-    addon).  `work` gets the lite dir (inputs) and `work/_output` (the site).
+    addon).  `work` gets the lite dir (inputs; made by make_lite_dir unless
+    `work/lite` exists) and `work/_output` (the site).
     Returns the site and the build log.
     """
     work = Path(work)
     lite_dir, output = work / "lite", work / "_output"
     exe = jupyter_lite()
-    dist = stage_pyodide.stage(PYODIDE_VERSION, CACHE / "pyodide" / PYODIDE_VERSION)
-    pyodide_dir = lite_dir / "static" / "pyodide"
-    shutil.rmtree(lite_dir, ignore_errors=True)
-    shutil.copytree(dist, pyodide_dir)
-    stage_jupyterlite_extras(pyodide_dir)
-    pypi = lite_dir / "pypi"
-    pypi.mkdir()
-    python = json.loads((pyodide_dir / "pyodide-lock.json").read_text())["info"]["python"]
-    extras = stage_pyodide.fetch_wheels(PIPLITE_EXTRAS, ".".join(python.split(".")[:2]))
-    for extra in extras.values():
-        shutil.copyfile(extra, pypi / extra.name)
+    if not lite_dir.exists():
+        make_lite_dir(lite_dir)
     if site_config is not None:
         (lite_dir / "jupyter-lite.json").write_text(json.dumps(site_config))
     if lite_config is not None:
@@ -149,7 +163,8 @@ def build_site(work: Path, wheel: Path, build_args: list[str] = (), site_config:
         [str(exe), "build", "--lite-dir", str(lite_dir), "--output-dir", str(output), "--no-sourcemaps",
          *build_args],
         cwd=work,
-        env={**os.environ, "PYTHONPATH": str(installed)},
+        # uv (the kernel's lock addon) must not fetch a Python of its own.
+        env={**os.environ, "PYTHONPATH": str(installed), "UV_PYTHON_DOWNLOADS": "never"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
