@@ -12,12 +12,13 @@ aliases ``--micropip-mirror-urls`` and ``--micropip-mirror-wheel``.
 
 In ``post_build`` it adds the wheel to the lockfile the kernel will load (the one the
 kernel's own lock addon wrote when ``--pyodide-lock`` is on, else the self-hosted
-Pyodide's), then merges its ``loadPyodideOptions`` into every output ``jupyter-lite.json``.
+Pyodide's), then merges its ``loadPyodideOptions`` into the output ``jupyter-lite.json``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -44,6 +45,10 @@ class MicropipMirrorAddon(BaseAddon):
     mirrors = List(
         Unicode(),
         help="index URLs tried in order (MICROPIP_MIRROR_URLS); empty: enable() uses its defaults",
+    ).tag(config=True)
+    py_compile = Bool(
+        True,
+        help="ship the wheel compiled to .pyc (pyodide py-compile) when this Python is the site's Pyodide's",
     ).tag(config=True)
     wheel = Unicode(
         "",
@@ -99,7 +104,7 @@ class MicropipMirrorAddon(BaseAddon):
             uptodate=[False],
         )
         for config in self.get_output_config_paths():
-            if config.name == JUPYTERLITE_JSON and config.exists():
+            if config.name == JUPYTERLITE_JSON and self.has_kernel_settings(config):
                 yield self.task(
                     name=f"patch:{config.relative_to(manager.output_dir)}",
                     doc="merge micropip-mirror's loadPyodideOptions",
@@ -107,6 +112,16 @@ class MicropipMirrorAddon(BaseAddon):
                     actions=[(self.patch_config, [config])],
                     uptodate=[False],
                 )
+
+    def has_kernel_settings(self, config: Path) -> bool:
+        """The site's root jupyter-lite.json, and an app's own one only if it already sets
+        the kernel's options (a new block there would hide the root's lockFileURL)."""
+        if not config.exists():
+            return False
+        if config.parent == Path(self.manager.output_dir):
+            return True
+        return site.KERNEL_PLUGIN in json.loads(config.read_text()).get(
+            "jupyter-config-data", {}).get("litePluginSettings", {})
 
     def no_pyodide(self) -> bool:
         self.log.error("[micropip-mirror] the site has no self-hosted Pyodide to add the wheel to: put one "
@@ -118,10 +133,13 @@ class MicropipMirrorAddon(BaseAddon):
             wheel = Path(self.manager.lite_dir) / self.wheel
         else:
             wheel = site.wheel_from_installed(self.work_dir)
-        entry = site.add_wheel_to_lockfile(lock, wheel)
+        entry = site.add_wheel_to_lockfile(lock, wheel, py_compile=self.py_compile)
         out = Path(self.manager.output_dir)
         print(f"    micropip-mirror: {(lock.parent / entry['file_name']).relative_to(out)} "
               f"(sha256 {entry['sha256'][:12]}…, depends {entry['depends']}) added to {lock.relative_to(out)}")
+        if self.py_compile and "-cp" not in entry["file_name"]:
+            print(f"    micropip-mirror: not py-compiled: needs pyodide-build on a Python of the site's "
+                  f"Pyodide's major.minor (this is {sys.version_info[0]}.{sys.version_info[1]})")
         return True
 
     def patch_config(self, config: Path) -> bool:

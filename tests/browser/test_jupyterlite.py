@@ -102,6 +102,8 @@ def test_pip_magic_in_jupyterlite_skips_dead_mirror(fleet, chrome, wheel, tmp_pa
     # The build log says what the addon did; the lockfile entry is pyodide-lock's.
     assert f"micropip-mirror: static/pyodide/{wheel.name}" in build_log, build_log
     assert "added to static/pyodide/pyodide-lock.json" in build_log, build_log
+    # The build's Python (3.13) cannot compile for Pyodide 314's 3.14: the plain wheel, said so.
+    assert "not py-compiled" in build_log, build_log
     entry = json.loads((site / "static/pyodide/pyodide-lock.json").read_text())["packages"]["micropip-mirror"]
     assert entry["file_name"] == wheel.name and entry["imports"] == ["micropip_mirror"], entry
     assert entry["depends"] == ["micropip"], entry

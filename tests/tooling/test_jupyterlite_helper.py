@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import shutil
+import subprocess
 import sys
 import zipfile
 
@@ -19,15 +21,17 @@ from tests.support import stage_pyodide
 MIRRORS = ["https://w.example/pypi/simple", "https://pypi.org/simple"]
 
 
-@pytest.fixture
-def pyodide_dir(tmp_path):
-    """A real staged Pyodide lockfile (314.0.7) in a scratch folder."""
-    staged = stage_pyodide.stage(stage_pyodide.DEFAULT_VERSION,
-                                 stage_pyodide.CACHE / "pyodide" / stage_pyodide.DEFAULT_VERSION)
-    folder = tmp_path / "static" / "pyodide"
+def staged_lockfile(version: str, folder) -> None:
+    """A real staged Pyodide lockfile in a scratch folder."""
+    staged = stage_pyodide.stage(version, stage_pyodide.CACHE / "pyodide" / version)
     folder.mkdir(parents=True)
     shutil.copy(staged / "pyodide-lock.json", folder)
-    return folder
+
+
+@pytest.fixture
+def pyodide_dir(tmp_path):
+    staged_lockfile(stage_pyodide.DEFAULT_VERSION, tmp_path / "static" / "pyodide")
+    return tmp_path / "static" / "pyodide"
 
 
 def test_cli_adds_the_wheel_and_merges_the_startup_settings(tmp_path, pyodide_dir, built):
@@ -101,3 +105,47 @@ def test_wheel_from_installed_is_the_built_wheel(tmp_path, built, monkeypatch):
         record = zf.read(f"micropip_mirror-{packed.name.split('-')[1]}.dist-info/RECORD").decode()
     assert all(f"{name},sha256=" in record for name in original)
     assert sys.modules["micropip_mirror"]  # the package under test was not replaced
+
+
+def test_addon_refuses_a_site_without_a_self_hosted_pyodide(tmp_path, built):
+    """The real `jupyter lite build` with the addon installed, on a lite dir with no Pyodide:
+    the build fails and says why (the kernel would load micropip-mirror from nowhere)."""
+    from tests.support import jupyterlite_site
+
+    installed = tmp_path / "installed"
+    with zipfile.ZipFile(built["wheel"]) as zf:
+        zf.extractall(installed)
+    (tmp_path / "lite").mkdir()
+    done = subprocess.run(
+        [str(jupyterlite_site.jupyter_lite()), "build", "--lite-dir", str(tmp_path / "lite"),
+         "--output-dir", str(tmp_path / "out"), "--no-sourcemaps", "--micropip-mirror-urls=https://m.example/simple"],
+        env={**os.environ, "PYTHONPATH": str(installed)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "no self-hosted Pyodide" in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
+# A staged release whose Python is this one's (py-compile works) and one whose is not.
+SAME_PYTHON = {"3.13": "0.29.3", "3.12": "0.27.7"}[HOST]
+
+
+@pytest.mark.parametrize("version", [SAME_PYTHON, "314.0.7"])
+def test_py_compiled_only_for_a_pyodide_of_this_python(tmp_path, built, version):
+    staged_lockfile(version, tmp_path / "pyodide")
+    lock_path = tmp_path / "pyodide" / "pyodide-lock.json"
+    python = json.loads(lock_path.read_text())["info"]["python"]
+
+    entry = jupyterlite.add_wheel_to_lockfile(lock_path, built["wheel"], py_compile=True)
+
+    wheel = tmp_path / "pyodide" / entry["file_name"]
+    assert entry == json.loads(lock_path.read_text())["packages"]["micropip-mirror"]
+    assert entry["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert sorted(p.name for p in wheel.parent.glob("*.whl")) == [wheel.name]  # the plain copy is gone
+    with zipfile.ZipFile(wheel) as zf:
+        modules = [n for n in zf.namelist() if n.startswith("micropip_mirror/") and n.endswith((".py", ".pyc"))]
+    if python.startswith(HOST + "."):
+        assert wheel.name.endswith(f"-cp{HOST.replace('.', '')}-none-any.whl"), wheel.name
+        assert modules and all(n.endswith(".pyc") for n in modules), modules
+    else:
+        assert wheel.name == built["wheel"].name
+        assert modules and all(n.endswith(".py") for n in modules), modules
