@@ -53,6 +53,8 @@ def run_repl(driver, site_url: str, cells: list[str], done_marker: str) -> list[
     Returns the text of every output area, in order.
     """
     query = urllib.parse.urlencode([("kernel", "python"), *(("code", c) for c in cells)])
+    # A new visitor: no wheel or index page from an earlier test in the HTTP cache.
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
     driver.get(f"{site_url}/repl/index.html?{query}")
     deadline = time.monotonic() + KERNEL_TIMEOUT
     outputs: list[str] = []
