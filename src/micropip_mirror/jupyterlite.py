@@ -57,7 +57,7 @@ def py_compile_for(wheel: Path, pyodide_python: str) -> Path | None:
     wheel holding .pyc files only.  None when this Python's major.minor is not
     ``pyodide_python``'s (the .pyc would not load) or pyodide-build is not installed.
 
-    Why: ``import micropip_mirror`` + ``enable()`` took a quarter of the time from the
+    Why: ``import micropip_mirror`` + ``enable()`` took a fifth of the time from the
     compiled wheel (bench/pycompile.py, figures in the README).
     """
     if pyodide_python.split(".")[:2] != [str(sys.version_info[0]), str(sys.version_info[1])]:

@@ -119,7 +119,7 @@ def test_addon_refuses_a_site_without_a_self_hosted_pyodide(tmp_path, built):
     done = subprocess.run(
         [str(jupyterlite_site.jupyter_lite()), "build", "--lite-dir", str(tmp_path / "lite"),
          "--output-dir", str(tmp_path / "out"), "--no-sourcemaps", "--micropip-mirror-urls=https://m.example/simple"],
-        env={**os.environ, "PYTHONPATH": str(installed)}, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed)}, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert "no self-hosted Pyodide" in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
 
