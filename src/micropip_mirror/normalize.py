@@ -3,8 +3,10 @@ PEP 691 JSON every supported micropip parses the same way.
 
 Accepted: PEP 691 JSON (api 1.x), PEP 503 HTML, the legacy JSON API
 (/pypi/<name>/json), and JSON labelled application/json, text/plain or
-application/octet-stream. File URLs come out absolute (relative ones resolved
-against the final response URL or the page's <base href>), http(s) only, with
+application/octet-stream; bytes that are not UTF-8 are replaced, as the
+fetch().text() plain micropip reads pages with does. File URLs come out absolute
+(relative ones resolved against the final response URL or the page's <base href>),
+http(s) only, with
 their percent-encoding untouched and without a fragment: a ``#sha256=...``
 fragment becomes the file's hash when the answer gives none otherwise.
 A file's PEP 658 metadata counts as available only when the mirror says so
