@@ -6,9 +6,8 @@ Accepted: PEP 691 JSON (api 1.x), PEP 503 HTML, the legacy JSON API
 application/octet-stream; bytes that are not UTF-8 are replaced, as the
 fetch().text() plain micropip reads pages with does. File URLs come out absolute
 (relative ones resolved against the final response URL or the page's <base href>),
-http(s) only, with
-their percent-encoding untouched and without a fragment: a ``#sha256=...``
-fragment becomes the file's hash when the answer gives none otherwise.
+http(s) only, with their percent-encoding untouched and without a fragment: a
+``#sha256=...`` fragment becomes the file's hash when the answer gives none otherwise.
 A file's PEP 658 metadata counts as available only when the mirror says so
 (``true`` or a hash); ``false`` or no key means it is not.
 """
