@@ -19,7 +19,7 @@ import re
 from typing import Any
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import InvalidAnswer
 from .mirrors import canonical_name
@@ -201,14 +201,15 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
         parser.close()
     except Exception as e:  # html.parser is lenient; this is belt and braces
         raise InvalidAnswer(f"unparsable HTML ({e})") from None
-    base = urljoin(url, parser.base) if parser.base else url
+    base = _join(url, parser.base) if parser.base else url
+    base = base or url  # a base that is no URL is ignored, as browsers ignore it
     page = ProjectPage(name=project)
     for attrs, text_parts in parser.anchors:
         href = attrs.get("href")
         if not href:
             continue
-        link = urldefrag(href)[0]
-        filename = "".join(text_parts).strip() or unquote(urlsplit(link).path.rsplit("/", 1)[-1])
+        path = href.split("#", 1)[0].split("?", 1)[0]
+        filename = "".join(text_parts).strip() or unquote(path.rsplit("/", 1)[-1])
         if not _DIST_FILE.search(filename):
             continue
         meta = _first_present(attrs, "data-core-metadata", "data-dist-info-metadata")
@@ -275,8 +276,11 @@ def best_hash(hashes: dict[str, str]) -> tuple[str, str] | None:
 
 def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_python,
          yanked, core_metadata, size) -> None:
-    link, fragment = urldefrag(href)
-    file_url = urljoin(base, link)
+    link, fragment = href.split("#", 1) if "#" in href else (href, "")
+    file_url = _join(base, link)
+    if file_url is None:  # one malformed link (e.g. "http://[x/") must not sink the page
+        page.refused.append(f"{filename}: refused malformed URL {href!r}")
+        return
     scheme = urlsplit(file_url).scheme
     if scheme not in ("http", "https"):
         page.refused.append(f"{filename}: refused {scheme or 'relative'} URL {href!r}")
@@ -296,6 +300,16 @@ def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_pytho
         size = None
     page.files.append(FileEntry(filename, file_url, hashes, requires_python, yanked,
                                 core_metadata, size))
+
+
+def _join(base: str, link: str) -> str | None:
+    """``link`` resolved against ``base``; None when it is no URL (urllib raises)."""
+    try:
+        joined = urljoin(base, link)
+        urlsplit(joined)
+    except ValueError:
+        return None
+    return joined
 
 
 def _dict(value, what: str) -> dict:

@@ -340,3 +340,19 @@ def test_the_same_wheel_with_another_hash_on_the_next_mirror_is_not_mixed_in():
     with pytest.raises(AllMirrorsFailed, match="sha256 mismatch") as err:
         asyncio.run(go())
     assert "HTTP 503" in str(err.value)
+
+
+@pytest.mark.parametrize("body,ctype", [
+    (f'<a href="http://[bad/{WHL}">{WHL}</a><a href="/f/{WHL}">{WHL}</a>', "text/html"),
+    (f'<base href="http://[bad/"><a href="/f/{WHL}">{WHL}</a>', "text/html"),
+    (json.dumps({"name": "demo-pkg", "files": [
+        {"filename": "demo_pkg-0.1-py3-none-any.whl", "url": "http://[bad/x.whl", "hashes": {}},
+        {"filename": WHL, "url": f"/f/{WHL}", "hashes": {}}]}), "application/json"),
+])
+def test_one_malformed_url_costs_its_file_not_the_page(body, ctype):
+    """urllib raises ValueError on "http://[bad/": that link (or base) is refused; the
+    page still lists its other files (plain micropip never looks at an unused entry)."""
+    from micropip_mirror.normalize import parse_answer
+
+    result = parse_answer(body.encode(), ctype, "https://m.example/simple/demo-pkg/", "demo-pkg")
+    assert [f.url for f in result.files] == ["https://m.example/f/" + WHL]
