@@ -32,8 +32,7 @@ PYODIDE_A = {
 PYODIDE_B = {"only_in_b-1.0-py3-none-any.whl": b"PK only in b\n" * 10}
 
 EVIL_PAGE = (
-    "<!DOCTYPE html><html><head><base href='https://elsewhere.invalid/'>"
-    '<base href="/deep/base/"></head><body>\n'
+    "<!DOCTYPE html><html><head><base href='/deep/base/'></head><body>\n"
     '<a href="javascript:alert(1)">mm_evil-1.0-py3-none-any.whl</a>\n'
     '<a href=" JavaScript:alert(2)">mm_evil-1.1-py3-none-any.whl</a>\n'
     '<a href="data:text/html,<script>alert(3)</script>">mm_evil-1.2-py3-none-any.whl</a>\n'
