@@ -257,7 +257,9 @@ def _str(value, what: str) -> str:
 def to_pep691_json(page: ProjectPage) -> str:
     """Render the page as PEP 691 JSON (api 1.0) with absolute http(s) URLs.
 
-    Both core-metadata spellings are written: micropip 0.9+ reads either.
+    Both core-metadata spellings are written: micropip 0.9+ reads either. No
+    metadata is written as null, not false: micropip 0.9-0.11 takes any value
+    but None as "available" and would fetch a .metadata file that is not there.
     """
     files = []
     for f in page.files:
@@ -267,8 +269,8 @@ def to_pep691_json(page: ProjectPage) -> str:
             "hashes": {"sha256": f.sha256} if f.sha256 else {},
             "requires-python": f.requires_python,
             "yanked": f.yanked,
-            "core-metadata": f.core_metadata,
-            "data-dist-info-metadata": f.core_metadata,
+            "core-metadata": f.core_metadata or None,
+            "data-dist-info-metadata": f.core_metadata or None,
         }
         if f.size is not None:
             entry["size"] = f.size

@@ -104,3 +104,12 @@ def test_output_is_pep691_json_with_absolute_urls():
     assert out["meta"]["api-version"] == "1.0" and out["name"] == "demo-pkg"
     for f in out["files"]:
         assert f["url"].startswith("https://") and isinstance(f["hashes"], dict)
+
+
+def test_no_metadata_is_written_as_null_not_false():
+    """micropip 0.9-0.11 fetch `<wheel>.metadata` unless the value is None; an HTML-only
+    mirror without data-core-metadata (pypiserver, Aliyun) must not make them try."""
+    page = parse_answer(b'<a href="/p/demo_pkg-1.0-py3-none-any.whl">demo_pkg-1.0-py3-none-any.whl</a>',
+                        "text/html", BASE, "demo-pkg")
+    (entry,) = json.loads(to_pep691_json(page))["files"]
+    assert entry["core-metadata"] is None and entry["data-dist-info-metadata"] is None
