@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 WORKER_DIR = Path(__file__).resolve().parents[2] / "worker"
 
@@ -94,12 +95,18 @@ def start_worker(
 
     upstream_files defaults to upstream_index: a local index serves its own files
     (`../../resources/...` or `/packages/...` links), which the Worker maps to /files/.
+    upstream_pyodide defaults to <upstream_index>/pyodide for a loopback index (never the
+    internet in tests), else to the Worker's own default.
     target="snippet": build the Snippet with these settings compiled in and run that file with
     no bindings (cache_max_file_bytes does not apply: the Snippet has no Cache API tee).
     """
     ensure_worker_deps()
     settings = ["--upstream-index", upstream_index.rstrip("/"),
                 "--upstream-files", (upstream_files or upstream_index).rstrip("/")]
+    if upstream_pyodide is None and urlsplit(upstream_index).hostname in ("127.0.0.1", "localhost"):
+        # A local index has no Pyodide: its 404s keep /pyodide/ off the internet (the Worker's
+        # default is cdn.jsdelivr.net), e.g. when a client falls back to the Worker's base.
+        upstream_pyodide = upstream_index.rstrip("/") + "/pyodide"
     if upstream_pyodide:
         bases = [upstream_pyodide] if isinstance(upstream_pyodide, str) else upstream_pyodide
         settings += ["--upstream-pyodide", " ".join(b.rstrip("/") for b in bases)]

@@ -121,6 +121,8 @@ def mirrors(index_upstream, html_upstream):
         "html": lambda target: start_worker(
             html, timeout_ms=1000, cache_max_file_bytes=1024, target=target,
             upstream_pyodide=[f"{html}/pyodide-500", f"{html}/pyodide-a", f"{html}/pyodide-b"]),
+        # an index under a path whose root listing is JSON only
+        "json-root": lambda target: start_worker(f"{html}/json-only", html, target=target),
         # pointed at a port nobody listens on
         "dead": lambda target: start_worker(dead, upstream_pyodide=dead, target=target),
     }

@@ -81,11 +81,14 @@ def test_pyodide_third_base_reached_by_the_worker_only(html_worker, html_upstrea
         assert len(asked) == 2
 
 
-def test_pyodide_missing_everywhere_is_404(html_worker):
+def test_pyodide_missing_everywhere_is_404(worker, html_worker):
+    # worker's only base is its local index, which 404s every Pyodide path
+    r = get(f"{worker.origin}/pyodide/v0.29.3/full/pyodide.mjs")
+    assert r.status_code == 404 and "not found upstream" in r.text
+    assert_cors(r)
+    # one base answered 500: that is an upstream failure, not a missing file
     r = get(pyodide(html_worker, "nothing-here.whl"))
-    assert r.status_code in (404, 502)  # the 500 base makes it 502; never a 200
-    r = get(f"{html_worker.origin}/pyodide/v0.0.0/full/pyodide.mjs")
-    assert r.status_code != 200
+    assert r.status_code == 502
 
 
 def test_pyodide_dead_upstream_is_502(dead_worker):
@@ -136,10 +139,21 @@ def test_root_listing_converted_to_json(html_worker):
     assert html.headers["Content-Type"].startswith("text/html") and "mm-html" in html.text
 
 
-def test_root_listing_json_to_html(worker):
+def test_root_listing_passed_through_when_upstream_speaks_it(worker):
     r = get(f"{worker.origin}/pypi/simple/?format=text/html")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
-    assert 'href="mm-app/"' in r.text
+    assert 'href="mm-app/"' in r.text  # simple-repository-server's own page
+
+
+@pytest.mark.parametrize("target", ["worker", "snippet"])
+def test_root_listing_json_to_html(mirrors, target):
+    mirror = mirrors("json-root", target)
+    for path in ("/pypi/simple/", "/pypi/simple"):
+        r = get(f"{mirror.origin}{path}", "text/html")
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"), r.text
+        assert '<a href="/pypi/simple/mm-json/">MM_Json</a>' in r.text
+        assert "<b>" not in r.text and "&lt;b&gt;x" in r.text
+    assert get(f"{mirror.origin}/simple/", PEP691).json()["projects"][0] == {"name": "MM_Json"}
 
 
 # ---------------------------------------------------------------- hardening

@@ -80,6 +80,9 @@ class HtmlMirror(http.server.BaseHTTPRequestHandler):
             self._send(200, HTML_FILE, "application/octet-stream")
         elif self.path == "/simple/":
             self._send(200, b"<html><body><a href='mm-html/'>mm-html</a>\n<a href='/simple/MM_Evil/'>MM_Evil</a></body></html>", "text/html")
+        elif self.path == "/json-only/simple/":  # an index whose root listing is JSON only
+            data = {"meta": {"api-version": "1.0"}, "projects": [{"name": "MM_Json"}, {"name": "<b>x"}]}
+            self._send(200, json.dumps(data).encode(), "application/vnd.pypi.simple.v1+json")
         elif self.path == "/simple/mm-evil/":
             self._send(200, EVIL_PAGE.encode(), "text/html")
         elif self.path == "/pypi/mm-html/1.0/json":

@@ -278,7 +278,8 @@ async function rootListing(request, fmt, cfg) {
     return new Response(JSON.stringify({ meta: { "api-version": "1.0" }, projects }), { status: 200, headers });
   }
   headers["Content-Type"] = fmt.type === HTML_TYPE ? HTML_TYPE : "text/html; charset=utf-8";
-  const links = projects.map((p) => `<a href="${escapeHtml(normalize(p.name))}/">${escapeHtml(p.name)}</a><br>`);
+  const root = new URL(request.url).pathname.replace(/\/?$/, "/"); // absolute: /simple works too
+  const links = projects.map((p) => `<a href="${root}${escapeHtml(normalize(p.name))}/">${escapeHtml(p.name)}</a><br>`);
   const html = ["<!DOCTYPE html>", '<html><head><meta name="pypi:repository-version" content="1.0"><title>Simple index</title></head><body>', ...links, "</body></html>", ""];
   return new Response(html.join("\n"), { status: 200, headers });
 }
