@@ -4,7 +4,8 @@ A page (on its own origin, like a user's site) loads Pyodide *from the Worker*
 (`<worker>/pyodide/v<version>/full/pyodide.mjs`), loads micropip from it, installs
 `micropip-mirror` by name through the Worker's `/pypi/simple`, enables it with
 `cloudflare:<worker>`, then installs an index package (mm-app, with its dependency) and a
-lockfile package (six).
+lockfile package (six). A second page loads Pyodide from a site holding only its core files
+and micropip: `six` then comes from the Cloudflare mirror's /pyodide/ base, unconfigured.
 
 Behind the Worker (server side, in workerd): UPSTREAM_PYODIDE is a refused port (a jsDelivr
 that does not answer) and then a static copy of the staged distribution; UPSTREAM_INDEX is a
@@ -113,9 +114,8 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>China quick st
 <link rel="icon" href="data:,"></head>
 <body><script type="module">
 performance.setResourceTimingBufferSize(100000);
-const MIRROR = %(mirror)s;
 try {
-  const { loadPyodide } = await import(MIRROR + "/pyodide/v%(version)s/full/pyodide.mjs");
+  const { loadPyodide } = await import(%(pyodide_mjs)s);
   const pyodide = await loadPyodide();
   await pyodide.loadPackage("micropip");
   const out = await pyodide.runPythonAsync(%(python)s);
@@ -144,14 +144,15 @@ json.dumps({
 """
 
 
-def test_page_needs_only_the_worker(one_origin, pyodide_version, tmp_path):
+def run_page(tmp_path, pyodide_mjs: str, python: str) -> tuple[dict, list[str], Trap]:
+    """Open a page (its own origin) that loads Pyodide from `pyodide_mjs`, loads micropip and
+    runs `python`, with every host name resolving to a trap; returns what the page reported,
+    the browser console and the trap."""
     trap = Trap()
-    mirror = one_origin.origin
     site = tmp_path / "site"
     site.mkdir()
-    python = PYTHON % {"mirror": mirror}
-    (site / "index.html").write_text(PAGE % {
-        "mirror": json.dumps(mirror), "version": pyodide_version, "python": json.dumps(python)})
+    (site / "index.html").write_text(PAGE % {"pyodide_mjs": json.dumps(pyodide_mjs),
+                                              "python": json.dumps(python)})
     try:
         with static_server(site, cors=False) as page_origin, chromium(
             f"--host-resolver-rules=MAP * 127.0.0.1:{trap.port}, EXCLUDE 127.0.0.1",
@@ -162,6 +163,13 @@ def test_page_needs_only_the_worker(one_origin, pyodide_version, tmp_path):
             console = [e["message"] for e in driver.get_log("browser")]
     finally:
         trap.close()
+    return done, console, trap
+
+
+def test_page_needs_only_the_worker(one_origin, pyodide_version, tmp_path):
+    mirror = one_origin.origin
+    done, console, trap = run_page(tmp_path, one_origin.pyodide_url(pyodide_version) + "pyodide.mjs",
+                                   PYTHON % {"mirror": mirror})
     assert done["ok"], f"{done.get('error')}\nconsole:\n" + "\n".join(console[-30:]) + one_origin.log()[-2000:]
     out = done["out"]
     assert out["mm_app"] == "2.0.0" and out["mm_lib_a"] and out["six"] == "six"
@@ -180,3 +188,37 @@ def test_page_needs_only_the_worker(one_origin, pyodide_version, tmp_path):
     # the hosts a Pyodide page uses may (the host is in the HTTP Host header or the TLS SNI).
     for host in (b"jsdelivr", b"pypi.org", b"pythonhosted", b"pyodide"):
         assert not [c for c in trap.seen if host in c], (host, trap.seen)
+
+
+CORE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.js", "pyodide.asm.wasm",
+              "python_stdlib.zip", "pyodide-lock.json")
+
+LOCKFILE_FALLBACK = """
+import json, micropip
+await micropip.install("micropip-mirror", index_urls=["%(mirror)s/pypi/simple"])
+import micropip_mirror
+micropip_mirror.enable(["cloudflare:%(mirror)s"], hedge_after=None)
+await micropip.install("six")
+import six
+(record,) = [r for r in micropip_mirror.report(file=None).as_dicts() if r["kind"] == "lockfile"]
+json.dumps(record)
+"""
+
+
+def test_cloudflare_mirror_is_a_distribution_base(one_origin, pyodide_dist, pyodide_version, tmp_path):
+    """A site hosting only Pyodide's core files and micropip (like the npm package): `six` is not
+    there, and micropip-mirror takes it from the Cloudflare mirror's /pyodide/v<version>/full/
+    without being told (no dist_bases), checked against the lockfile's sha256."""
+    core = tmp_path / "core"
+    core.mkdir()
+    for f in [*CORE_FILES, *(p.name for p in pyodide_dist.glob("micropip-*.whl"))]:
+        if (pyodide_dist / f).exists():
+            (core / f).symlink_to((pyodide_dist / f).resolve())
+    mirror = one_origin.origin
+    with static_server(core, cors=True) as site:
+        done, console, _ = run_page(tmp_path, f"{site}/pyodide.mjs", LOCKFILE_FALLBACK % {"mirror": mirror})
+        assert done["ok"], f"{done.get('error')}\nconsole:\n" + "\n".join(console[-30:])
+        first, second = done["out"]["attempts"]
+        assert first["url"] == f"{site}/{done['out']['target']}" and first["outcome"] == "failed"
+        assert second["url"] == f"{one_origin.pyodide_url(pyodide_version)}{done['out']['target']}"
+        assert second["outcome"] == "ok" and second["reason"] == ""  # sha256 checked
