@@ -59,6 +59,12 @@ def test_pyodide_files_streamed_with_right_types(html_worker, name, ctype):
     assert r.headers["X-Mirror-Upstream"] == "2"  # the first base answered 500
 
 
+def test_pyodide_debug_build(html_worker):
+    r = get(f"{html_worker.origin}/pyodide/{PYODIDE_VERSION}/debug/pyodide.mjs")
+    assert r.status_code == 200 and r.content == PYODIDE_A["pyodide.mjs"]
+    assert r.headers["Content-Type"].startswith("text/javascript")
+
+
 def test_pyodide_bases_tried_in_order(html_worker, html_upstream):
     # the wasm file is over html_worker's 1 KB Cache API limit: every request goes upstream
     r, asked = upstream_requests(html_upstream, lambda: get(pyodide(html_worker, "pyodide.asm.wasm")))

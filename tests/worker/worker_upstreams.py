@@ -96,7 +96,8 @@ class HtmlMirror(http.server.BaseHTTPRequestHandler):
             self._send(200, EPOCH_FILE, "application/octet-stream")
         elif self.path.startswith("/pyodide-500/"):
             self._send(500, b"broken", "text/plain")
-        elif self.path.startswith(f"/pyodide-a/{PYODIDE_VERSION}/full/") and self.path.rsplit("/", 1)[1] in PYODIDE_A:
+        elif self.path.startswith((f"/pyodide-a/{PYODIDE_VERSION}/full/", f"/pyodide-a/{PYODIDE_VERSION}/debug/")) \
+                and self.path.rsplit("/", 1)[1] in PYODIDE_A:
             self._send(200, PYODIDE_A[self.path.rsplit("/", 1)[1]], "application/octet-stream")
         elif self.path.startswith(f"/pyodide-b/{PYODIDE_VERSION}/full/") and self.path.rsplit("/", 1)[1] in PYODIDE_B:
             self._send(200, PYODIDE_B[self.path.rsplit("/", 1)[1]], "application/octet-stream")
