@@ -11,7 +11,8 @@ from .cache import AnswerCache
 from .errors import AllMirrorsFailed, AttemptFailed, InvalidAnswer
 from .health import Health
 from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
-from .normalize import FileEntry, ProjectPage, parse_answer
+from .normalize import FileEntry, ProjectPage, best_hash, parse_answer
+from .wheelcheck import InvalidFile, check_metadata, check_wheel, metadata_from_wheel
 from .policy import Policy
 from .race import NoneSucceeded, first_success
 from .report import Attempt, Record, Report
@@ -24,6 +25,13 @@ _METADATA = ".metadata"
 
 class _NotFound(AttemptFailed):
     """A 404: the mirror lacks the project. Cached, but no mark against its health."""
+
+
+@dataclass
+class _Shared:
+    """A download several callers wait for; cancelled when the last one leaves."""
+    task: asyncio.Future
+    waiters: int = 0
 
 
 @dataclass
@@ -44,6 +52,7 @@ class Router:
         self.report = report if report is not None else Report()
         self._files: dict[str, _KnownFile] = {}
         self._answered: set[Mirror] = set()  # mirrors that gave a valid answer this session
+        self._inflight: dict[str, _Shared] = {}  # wheel URL -> its download under way
 
     def _hedge_for(self, order: list[Mirror]) -> float | None:
         """hedge_after once the first mirror in line has proved itself; until
@@ -131,7 +140,7 @@ class Router:
         return page, attempt
 
     async def _request(self, mirror, url: str, headers: dict, timeout: float,
-                       check, attempt: Attempt, answering=None):
+                       check, attempt: Attempt, answering=None, total: float | None = None):
         """One request to one mirror, its 200 answer passed through ``check``.
         Keeps the attempt's record and the mirror's health right whatever happens:
         a 404 only says the mirror lacks this; other failures, and staying silent
@@ -146,6 +155,7 @@ class Router:
 
         try:
             resp = await self.transport.fetch(url, headers=headers, timeout=timeout,
+                                              total=total or self.policy.page_cap,
                                               on_answer=on_answer)
             if resp.status == 404:
                 raise _NotFound("HTTP 404")
@@ -169,76 +179,135 @@ class Router:
 
     async def file_bytes(self, url: str) -> bytes | None:
         """The bytes of a wheel (or its .metadata) that an index answer of ours
-        listed, from the first mirror that serves them with the right sha256.
+        listed, from the first mirror that serves them with the right hash.
         None for URLs we did not hand out: those are micropip's own business."""
         is_metadata = url.endswith(_METADATA) and url[: -len(_METADATA)] in self._files
         known = self._files.get(url[: -len(_METADATA)] if is_metadata else url)
         if known is None:
             return None
-        name = known.entry.filename + (_METADATA if is_metadata else "")
+        if is_metadata:
+            return await self._metadata(known)
+        return await self._shared_wheel(known)
+
+    async def _shared_wheel(self, known: _KnownFile) -> bytes:
+        """One download per wheel however many ask at once: micropip downloads
+        a wheel while it reads the .metadata, which may need the same wheel."""
+        url = known.entry.url
+        shared = self._inflight.get(url)
+        if shared is None:
+            shared = self._inflight[url] = _Shared(asyncio.ensure_future(self._wheel(known)))
+            shared.task.add_done_callback(lambda _: self._inflight.pop(url, None))
+        shared.waiters += 1
+        try:
+            return await asyncio.shield(shared.task)
+        finally:
+            shared.waiters -= 1
+            if shared.waiters == 0 and not shared.task.done():
+                shared.task.cancel()  # nobody wants it any more
+
+    async def _wheel(self, known: _KnownFile) -> bytes:
+        record = Record("file", known.entry.filename)
+        self.report.append(record)
+        return await self._first_file(known, record, is_metadata=False)
+
+    async def _metadata(self, known: _KnownFile) -> bytes:
+        """The .metadata file, or when no mirror serves a valid one, the METADATA
+        inside the (verified) wheel: a missing .metadata never stops an install."""
+        name = known.entry.filename + _METADATA
         record = Record("file", name)
         self.report.append(record)
+        if known.entry.core_metadata is not None:
+            try:
+                return await self._first_file(known, record, is_metadata=True)
+            except AllMirrorsFailed:
+                pass  # recorded; read it from the wheel
+        fallback = record.attempt("wheel", known.entry.url)
+        try:
+            data = metadata_from_wheel(await self._shared_wheel(known), known.entry.filename)
+        except (AllMirrorsFailed, AttemptFailed, InvalidFile) as e:
+            fallback.finish("failed", f"no .metadata, and the wheel failed too: {_first_line(e)}")
+            record.finish(None)
+            raise AllMirrorsFailed(
+                f"file {name!r}", [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
+        fallback.finish("ok", "METADATA read from the verified wheel")
+        record.finish("wheel")
+        return data
+
+    async def _first_file(self, known: _KnownFile, record: Record, is_metadata: bool) -> bytes:
         order = self.health.order([known.mirror] + [m for m in self.mirrors if m != known.mirror])
 
         async def attempt(mirror: Mirror, answering) -> bytes:
-            file_url, sha256 = await self._locate(mirror, known, record)
+            file_url, expected = await self._locate(mirror, known, record)
             if is_metadata:
                 file_url += _METADATA
                 meta = known.entry.core_metadata
-                sha256 = meta.get("sha256") if isinstance(meta, dict) else None
-            return await self._download(mirror, file_url, sha256, record, answering,
-                                        is_wheel=not is_metadata)
+                expected = best_hash(meta) if isinstance(meta, dict) else None
+            return await self._download(mirror, file_url, expected, known.entry.filename,
+                                        record, answering, is_metadata)
 
         try:
             mirror, data = await first_success(order, attempt, self._hedge_for(order))
         except NoneSucceeded:
-            record.finish(None)
+            if not is_metadata:
+                record.finish(None)
             raise AllMirrorsFailed(
-                f"file {name!r}", [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
+                f"file {record.target!r}",
+                [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
         record.finish(mirror.name)
         return data
 
     async def _locate(self, mirror: Mirror, known: _KnownFile, record: Record):
-        """This mirror's URL for the file, and the sha256 to expect from it."""
+        """This mirror's URL for the file, and the (algorithm, digest) to expect.
+
+        The hash rule, on every path: the hash of the page that listed the file
+        to micropip, else one from another mirror's listing of the same file name."""
         entry = known.entry
-        sha256 = entry.sha256 or self._hash_from_cache(known)
+        expected = entry.best_hash or self._hash_from_cache(known)
         if mirror == known.mirror:
-            return entry.url, sha256
+            return entry.url, expected
         path = _pypi_path(entry.url, self.mirrors)
         if path and mirror.files_url:
-            return mirror.local_file_url(path), sha256
+            return mirror.local_file_url(path), expected
         page, _ = await self._fetch_page(mirror, known.project, record)
         other = page.find(entry.filename)
         if other is None:
             attempt = record.attempt(mirror.name, mirror.project_url(known.project))
             attempt.finish("failed", f"does not list {entry.filename}")
             raise AttemptFailed(f"does not list {entry.filename}")
-        return other.url, sha256 or other.sha256
+        return other.url, expected or other.best_hash
 
-    def _hash_from_cache(self, known: _KnownFile) -> str | None:
+    def _hash_from_cache(self, known: _KnownFile) -> tuple[str, str] | None:
         for mirror in self.mirrors:
             page = self.cache.get(mirror, known.project)
             if isinstance(page, ProjectPage):
                 other = page.find(known.entry.filename)
-                if other and other.sha256:
-                    return other.sha256
+                if other and other.best_hash:
+                    return other.best_hash
         return None
 
-    async def _download(self, mirror, url, sha256, record, answering, is_wheel):
-        """One download, hash-checked. A .metadata file without a hash is not
-        flagged: it only steers resolution, and every wheel is checked itself."""
+    async def _download(self, mirror, url, expected, filename, record, answering, is_metadata):
+        """One download, checked: against its hash when one is known, else it
+        must at least be what it claims (a wheel of that name and version, or
+        core metadata naming them)."""
         attempt = record.attempt(mirror.name, url)
 
         def verify(resp: Response) -> bytes:
-            if sha256:
-                return check_sha256(resp.body, sha256, "index")
-            if is_wheel and self.policy.require_hashes:
-                raise AttemptFailed("no mirror gives a sha256 for it (require_hashes)")
+            if expected:
+                return check_hash(resp.body, expected, "index")
+            if not is_metadata and self.policy.require_hashes:
+                raise AttemptFailed("no mirror gives a hash for it (require_hashes)")
+            try:
+                if is_metadata:
+                    check_metadata(resp.body, filename)
+                else:
+                    check_wheel(resp.body, filename)
+            except InvalidFile as e:
+                raise AttemptFailed(f"unverified and invalid: {e}") from None
             return resp.body
 
         body = await self._request(mirror, url, {}, self.policy.download_timeout, verify,
-                                   attempt, answering)
-        attempt.finish("ok", "unverified: no sha256 known" if is_wheel and not sha256 else "")
+                                   attempt, answering, total=self.policy.download_cap)
+        attempt.finish("ok", "unverified: no hash known" if not expected else "")
         return body
 
 
@@ -252,10 +321,20 @@ def parse_page(resp: Response, project: str) -> ProjectPage:
 
 def check_sha256(body: bytes, expected: str, source: str) -> bytes:
     """The body, if its sha256 is the one ``source`` (index, lockfile) gave."""
-    digest = hashlib.sha256(body).hexdigest()
-    if digest != expected.lower():
-        raise AttemptFailed(f"sha256 mismatch: got {digest[:12]}…, {source} says {expected[:12]}…")
+    return check_hash(body, ("sha256", expected), source)
+
+
+def check_hash(body: bytes, expected: tuple[str, str], source: str) -> bytes:
+    """The body, if its hash is the (algorithm, digest) ``source`` gave."""
+    algorithm, want = expected
+    digest = hashlib.new(algorithm, body).hexdigest()
+    if digest != want.lower():
+        raise AttemptFailed(f"{algorithm} mismatch: got {digest[:12]}…, {source} says {want[:12]}…")
     return body
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
 
 
 def _offers(page: ProjectPage, requirement) -> bool:
