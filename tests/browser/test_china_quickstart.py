@@ -111,7 +111,8 @@ def one_origin(upstream_index, pyodide_upstream):
 
 
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>China quick start</title>
-<link rel="icon" href="data:,"></head>
+<link rel="icon" href="data:,">
+<script src=%(pyodide_js)s></script></head>
 <body><script type="module">
 performance.setResourceTimingBufferSize(100000);
 try {
@@ -119,7 +120,8 @@ try {
   const pyodide = await loadPyodide();
   await pyodide.loadPackage("micropip");
   const out = await pyodide.runPythonAsync(%(python)s);
-  window.done = { ok: true, out: JSON.parse(out),
+  window.done = { ok: true, out: JSON.parse(out), isolated: globalThis.crossOriginIsolated,
+                  classic: typeof globalThis.loadPyodide === "function",
                   resources: performance.getEntriesByType("resource").map((e) => e.name) };
 } catch (e) {
   window.done = { ok: false, error: String((e && e.stack) || e) };
@@ -144,17 +146,24 @@ json.dumps({
 """
 
 
+# A cross-origin isolated page (what SharedArrayBuffer needs): everything it loads from other
+# origins must allow it (CORS or Cross-Origin-Resource-Policy), as the Worker's answers do.
+ISOLATED = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+
+
 def run_page(tmp_path, pyodide_mjs: str, python: str) -> tuple[dict, list[str], Trap]:
-    """Open a page (its own origin) that loads Pyodide from `pyodide_mjs`, loads micropip and
-    runs `python`, with every host name resolving to a trap; returns what the page reported,
-    the browser console and the trap."""
+    """Open a cross-origin isolated page (its own origin) that loads Pyodide from `pyodide_mjs`,
+    loads micropip and runs `python`, with every host name resolving to a trap; returns what the
+    page reported, the browser console and the trap."""
     trap = Trap()
     site = tmp_path / "site"
     site.mkdir()
+    pyodide_js = pyodide_mjs.removesuffix(".mjs") + ".js"  # also as a classic (no-cors) script
     (site / "index.html").write_text(PAGE % {"pyodide_mjs": json.dumps(pyodide_mjs),
+                                              "pyodide_js": json.dumps(pyodide_js),
                                               "python": json.dumps(python)})
     try:
-        with static_server(site, cors=False) as page_origin, chromium(
+        with static_server(site, cors=False, headers=ISOLATED) as page_origin, chromium(
             f"--host-resolver-rules=MAP * 127.0.0.1:{trap.port}, EXCLUDE 127.0.0.1",
         ) as driver:
             driver.get(f"{page_origin}/index.html")
@@ -171,6 +180,8 @@ def test_page_needs_only_the_worker(one_origin, pyodide_version, tmp_path):
     done, console, trap = run_page(tmp_path, one_origin.pyodide_url(pyodide_version) + "pyodide.mjs",
                                    PYTHON % {"mirror": mirror})
     assert done["ok"], f"{done.get('error')}\nconsole:\n" + "\n".join(console[-30:]) + one_origin.log()[-2000:]
+    # a COOP/COEP page, where a no-cors <script src> needs Cross-Origin-Resource-Policy
+    assert done["isolated"] is True and done["classic"] is True
     out = done["out"]
     assert out["mm_app"] == "2.0.0" and out["mm_lib_a"] and out["six"] == "six"
     # index pages and wheels: the "cloudflare" mirror; six: the Pyodide base on the Worker's host
