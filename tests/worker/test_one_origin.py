@@ -195,7 +195,7 @@ def test_percent_encoded_file_names_served(html_worker, html_upstream):
 
 def test_file_query_is_not_forwarded(html_worker, html_upstream):
     r, asked = upstream_requests(html_upstream, lambda: raw_get(
-        html_worker.origin, "/files/packages/ab/cd/mm_html-1.0-py3-none-any.whl?x=../../etc"))
+        html_worker.origin, "/files/packages/ab/cd/mm_html-1.0-py3-none-any.whl?x=../../etc&format=x"))
     assert r.status == 200 and r.body == HTML_FILE
     assert hashlib.sha256(r.body).hexdigest() == HTML_SHA
     assert all("?" not in p for p in asked), asked

@@ -106,8 +106,10 @@ async function route(request, cfg, ctx) {
   if (request.method !== "GET" && request.method !== "HEAD") {
     return text(405, "method not allowed", { Allow: "GET, HEAD, OPTIONS" });
   }
-  const fmt = requestedFormat(request, url);
-  if (!fmt) return text(406, `unsupported ?format=; use ${JSON_TYPE}, ${HTML_TYPE} or text/html`);
+  const fmt = match.kind === "root" || match.kind === "project" ? requestedFormat(request, url) : null;
+  if ((match.kind === "root" || match.kind === "project") && !fmt) {
+    return text(406, `unsupported ?format=; use ${JSON_TYPE}, ${HTML_TYPE} or text/html`);
+  }
   let response;
   if (match.kind === "root") response = await rootListing(request, fmt, cfg);
   else if (match.kind === "project") response = await projectPage(request, url, match.name, fmt, cfg, ctx);
