@@ -37,7 +37,7 @@ class Mirror:
 
     index_url: str
     files_url: str | None = None
-    name: str | None = None
+    name: str = ""  # "" (or None): the index host
     pyodide_url: str | None = None
     _pattern: re.Pattern = field(init=False, repr=False, compare=False)
 

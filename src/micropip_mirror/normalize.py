@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -100,7 +101,7 @@ def parse_answer(body: bytes, content_type: str, url: str, project: str) -> Proj
 def _from_json(text: str, url: str, project: str) -> ProjectPage:
     try:
         data = json.loads(text)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise InvalidAnswer(f"unparsable JSON ({e.msg} at char {e.pos})") from None
     if not isinstance(data, dict):
         raise InvalidAnswer("JSON answer is not an object")
@@ -306,17 +307,6 @@ def _str(value, what: str) -> str:
     return value
 
 
-def without_yanked(page: ProjectPage, requirement=None) -> ProjectPage:
-    """The page less its yanked files (PEP 592), for micropip versions that
-    ignore ``yanked``; kept when the requirement pins a version with == or ===,
-    as PEP 592 allows."""
-    pinned = requirement is not None and any(
-        spec.operator in ("==", "===") for spec in getattr(requirement, "specifier", ()))
-    if pinned or not any(f.yanked for f in page.files):
-        return page
-    return ProjectPage(page.name, [f for f in page.files if not f.yanked], page.refused)
-
-
 def to_pep691_json(page: ProjectPage) -> str:
     """Render the page as PEP 691 JSON (api 1.0) with absolute http(s) URLs.
 
@@ -325,9 +315,9 @@ def to_pep691_json(page: ProjectPage) -> str:
     an absent key, even ``false``, for "available". Its hash stays with us: the
     router checks the .metadata, and may answer from the verified wheel instead.
     """
-    files = []
+    files: list[dict[str, Any]] = []
     for f in page.files:
-        entry = {
+        entry: dict[str, Any] = {
             "filename": f.filename,
             "url": f.url,
             "hashes": dict(f.hashes),

@@ -13,7 +13,8 @@ from . import config, lockfile, probe
 from .adapters import Adapter, adapter_for
 from .errors import AllMirrorsFailed
 from .mirrors import Mirror
-from .normalize import PEP691_JSON, to_pep691_json, without_yanked
+from .normalize import PEP691_JSON, to_pep691_json
+from .select import for_this_python, without_yanked
 from .policy import Policy
 from .report import Record, Report
 from .router import Router
@@ -197,11 +198,13 @@ def _patched(original_string, original_bytes, original_add):
         resolving = _resolving.get()
         requirement = resolving and resolving.requirement
         try:
+            assert router is not None  # project is None without a router
             page = await router.project_page(project, requirement)
         except AllMirrorsFailed as e:
             if resolving is not None:
                 resolving.error = e
             raise
+        page = for_this_python(page)
         if _session is not None and not _session.adapter.honours_yanked:
             page = without_yanked(page, requirement)
         return to_pep691_json(page), {"content-type": PEP691_JSON}

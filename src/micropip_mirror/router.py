@@ -287,22 +287,22 @@ class Router:
 
     async def _download(self, mirror, url, expected, filename, record, answering, is_metadata):
         """One download, checked: against its hash when one is known, else it
-        must at least be what it claims (a wheel of that name and version, or
-        core metadata naming them)."""
+        must at least be what it claims (a wheel of that name and version).
+        Core metadata must always name the wheel's project and version."""
         attempt = record.attempt(mirror.name, url)
 
         def verify(resp: Response) -> bytes:
             if expected:
-                return check_hash(resp.body, expected, "index")
-            if not is_metadata and self.policy.require_hashes:
+                check_hash(resp.body, expected, "index")
+            elif not is_metadata and self.policy.require_hashes:
                 raise AttemptFailed("no mirror gives a hash for it (require_hashes)")
             try:
-                if is_metadata:
+                if is_metadata:  # cheap, and a listing can vouch for the wrong file
                     check_metadata(resp.body, filename)
-                else:
+                elif not expected:
                     check_wheel(resp.body, filename)
             except InvalidFile as e:
-                raise AttemptFailed(f"unverified and invalid: {e}") from None
+                raise AttemptFailed(f"{'invalid' if expected else 'unverified and invalid'}: {e}") from None
             return resp.body
 
         body = await self._request(mirror, url, {}, self.policy.download_timeout, verify,
