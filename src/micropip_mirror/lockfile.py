@@ -20,6 +20,7 @@ packages from its local cache directory, not through fetch.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import AllMirrorsFailed, ConfigError
@@ -156,11 +157,11 @@ class _Served:
     the URLs we downloaded are answered from their verified bytes, every other
     request goes to the original fetch untouched."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.users = 0
-        self.original = None
-        self.wrapper = None
-        self.map = None
+        self.original: Any = None
+        self.wrapper: Any = None
+        self.map: Any = None
 
     def add(self, files: dict[str, bytes]):
         import js
@@ -221,5 +222,5 @@ def wrap_load_package(original, fetcher_now):
         finally:
             _SERVED.remove(files)
 
-    loadPackage.__wrapped__ = original
+    loadPackage.__wrapped__ = original  # type: ignore[attr-defined]
     return loadPackage

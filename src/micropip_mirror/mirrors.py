@@ -35,7 +35,7 @@ class Mirror:
 
     index_url: str
     files_url: str | None = None
-    name: str | None = None
+    name: str = ""  # "" (or None): the index host
     _pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

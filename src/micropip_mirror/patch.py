@@ -195,6 +195,7 @@ def _patched(original_string, original_bytes, original_add):
         resolving = _resolving.get()
         requirement = resolving and resolving.requirement
         try:
+            assert router is not None  # project is None without a router
             page = await router.project_page(project, requirement)
         except AllMirrorsFailed as e:
             if resolving is not None:
