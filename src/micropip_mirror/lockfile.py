@@ -51,6 +51,24 @@ def parse_bases(value) -> list[str]:
     return [_slash(u) for u in value]
 
 
+def mirror_bases(mirrors, pyodide_version: str | None) -> list[str]:
+    """Distribution bases the configured mirrors serve for the running Pyodide
+    (a Cloudflare mirror's ``/pyodide/v<version>/full/``): tried after the
+    base Pyodide was loaded from, before ``dist_bases``."""
+    if not pyodide_version:
+        return []
+    return [b for b in (m.dist_base(pyodide_version) for m in mirrors) if b]
+
+
+def running_version() -> str | None:
+    """The running Pyodide's version (``pyodide.version`` in JS), in a browser."""
+    try:
+        import pyodide_js
+    except ImportError:
+        return None
+    return str(pyodide_js.version)
+
+
 def candidate_bases(native: str | None, configured: list[str]) -> list[str]:
     """The bases to try, in order: the one Pyodide was loaded from, jsDelivr's
     alternative hosts with the same path when that one is on cdn.jsdelivr.net,

@@ -113,12 +113,16 @@ CASES = [
               "mm-yanked-bare", {"mm-yanked-bare": "1.0.0", **LIB_B}, core=True),
     ShapeCase("yanked-true-json", "pypi-json", "newest yanked without a reason (JSON 'yanked': true)",
               "mm-yanked-bare", {"mm-yanked-bare": "1.0.0", **LIB_B}),
+    ShapeCase("yanked-legacy", "legacy-json", "newest yanked (legacy JSON 'yanked': true, "
+              "'yanked_reason')", "mm-yanked", {"mm-yanked": "1.0.0", **LIB_B}),
     ShapeCase("yanked-pinned", "pypi-json", "a yanked version pinned with ==",
               "mm-yanked==2.0.0", {"mm-yanked": "2.0.0", **LIB_B}),
     ShapeCase("requires-python", "pypi-json", "newest needs Python >=4 (requires-python), JSON",
               "mm-pyreq", {"mm-pyreq": "1.0.0", **LIB_B}),
     ShapeCase("requires-python-html", "aliyun-html", "newest needs Python `&gt;=4`, HTML",
               "mm-pyreq", {"mm-pyreq": "1.0.0", **LIB_B}, core=True),
+    ShapeCase("requires-python-legacy", "legacy-json", "newest needs Python >=4 (legacy JSON "
+              "'requires_python')", "mm-pyreq", {"mm-pyreq": "1.0.0", **LIB_B}),
     ShapeCase("sdist-only", "pypi-json", "only an sdist: both must say no pure Python wheel",
               "mm-sdist", {}, error=r"Can't find a pure Python 3 wheel"),
 ]
