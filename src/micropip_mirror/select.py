@@ -18,9 +18,14 @@ def _specifier_set():
     return SpecifierSet
 
 
-def for_this_python(page: ProjectPage, python: str | None = None) -> ProjectPage:
+def for_this_python(page: ProjectPage, requirement=None,
+                    python: str | None = None) -> ProjectPage:
     """The page less the files whose requires-python excludes ``python`` (the
-    running one by default). An unparsable requires-python excludes nothing."""
+    running one by default), as pip chooses. When no other wheel meets the
+    requirement they stay, as the last resort: plain micropip would install
+    them (stale upper bounds such as "<3.13" are common), and never doing
+    worse than plain micropip comes first. An unparsable requires-python
+    excludes nothing."""
     python = python or ".".join(map(str, sys.version_info[:3]))
     spec_set = None
     keep = []
@@ -33,7 +38,7 @@ def for_this_python(page: ProjectPage, python: str | None = None) -> ProjectPage
             except Exception:  # InvalidSpecifier: the file stays, as pip keeps it
                 pass
         keep.append(f)
-    if len(keep) == len(page.files):
+    if len(keep) == len(page.files) or not _meets(keep, requirement):
         return page
     return ProjectPage(page.name, keep, page.refused)
 

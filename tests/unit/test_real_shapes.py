@@ -172,3 +172,15 @@ def test_files_for_another_python_are_passed_over():
         data["files"][0]["requires-python"] = "not a specifier"  # ignored, as pip does
         routes[M.project_url(name)] = page(M.project_url(name), json.dumps(data).encode())
     assert install("app", Scripted(routes)) == {"app": "1.0.0", "lib": "1.0.0", "leaf": "1.0.0"}
+
+
+def test_a_dependency_whose_every_file_excludes_this_python_installs_as_plain_micropip_does():
+    """Stale upper bounds (``requires-python = "<3.13"``) are common; Pyodide 314 runs
+    Python 3.14. Plain micropip ignores requires-python and installs leaf 2.0.0; so
+    must we: files for another Python are hidden only while another version fits."""
+    routes = serve(M, "metadata-ok")
+    body = json.loads(routes[M.project_url("leaf")].body)
+    for f in body["files"]:
+        f["requires-python"] = "<3.0"
+    routes[M.project_url("leaf")] = page(M.project_url("leaf"), json.dumps(body).encode())
+    assert install("app", Scripted(routes))["leaf"] == "2.0.0"
