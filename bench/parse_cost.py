@@ -9,7 +9,7 @@ parses it once; on a 5,000-file page that difference is the whole of b's extra
 time.  The page is bench/workloads.py's PyPI-shaped padding, as JSON (PEP 691)
 and as HTML (PEP 503).  Each figure is the best of ``--repeat`` in one page
 (the minimum: least disturbed by other work on the machine).
-Writes bench/results/parse_cost.json and prints a markdown table.
+Writes bench/results/parse_cost.json and .md (a markdown table).
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ def main(argv=None) -> int:
                 results["versions"][version] = {n: measure(page, int(n), args.repeat)
                                                 for n in args.sizes.split(",")}
     Path(args.out).write_text(json.dumps(results, indent=1))
+    Path(args.out).with_suffix(".md").write_text(markdown(results) + "\n")
     print(markdown(results))
     return 0
 

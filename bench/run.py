@@ -60,7 +60,7 @@ HANG_CAP = 20.0  # plain micropip behind a blackholed mirror never finishes: no 
 def build_wheel(project: Path = ROOT) -> Path:
     """``pip wheel --no-deps`` of the project, from a copy (no build/ litter in
     the work tree), cached by the hash of its sources."""
-    sources = sorted((project / "src").rglob("*.py")) + [project / "pyproject.toml"]
+    sources = sorted((project / "src").rglob("*.py")) + [project / "pyproject.toml", project / "LICENSE"]
     key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     out = CACHE / "bench" / f"wheel-{key}"
     found = list(out.glob("*.whl"))
@@ -70,6 +70,7 @@ def build_wheel(project: Path = ROOT) -> Path:
         copy = Path(tmp) / "project"
         shutil.copytree(project / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         shutil.copy(project / "pyproject.toml", copy)
+        shutil.copy(project / "LICENSE", copy)  # pyproject's license-files
         readme = project / "README.md"
         (copy / "README.md").write_text(readme.read_text() if readme.exists() else "micropip-mirror\n")
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(copy), "-w", tmp],

@@ -20,6 +20,7 @@ packages from its local cache directory, not through fetch.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import AllMirrorsFailed, ConfigError
@@ -48,6 +49,24 @@ def parse_bases(value) -> list[str]:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise ConfigError(f"a dist base must be an http(s) URL, got {url!r}")
     return [_slash(u) for u in value]
+
+
+def mirror_bases(mirrors, pyodide_version: str | None) -> list[str]:
+    """Distribution bases the configured mirrors serve for the running Pyodide
+    (a Cloudflare mirror's ``/pyodide/v<version>/full/``): tried after the
+    base Pyodide was loaded from, before ``dist_bases``."""
+    if not pyodide_version:
+        return []
+    return [b for b in (m.dist_base(pyodide_version) for m in mirrors) if b]
+
+
+def running_version() -> str | None:
+    """The running Pyodide's version (``pyodide.version`` in JS), in a browser."""
+    try:
+        import pyodide_js
+    except ImportError:
+        return None
+    return str(pyodide_js.version)
 
 
 def candidate_bases(native: str | None, configured: list[str]) -> list[str]:
@@ -156,11 +175,11 @@ class _Served:
     the URLs we downloaded are answered from their verified bytes, every other
     request goes to the original fetch untouched."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.users = 0
-        self.original = None
-        self.wrapper = None
-        self.map = None
+        self.original: Any = None
+        self.wrapper: Any = None
+        self.map: Any = None
 
     def add(self, files: dict[str, bytes]):
         import js
@@ -221,5 +240,5 @@ def wrap_load_package(original, fetcher_now):
         finally:
             _SERVED.remove(files)
 
-    loadPackage.__wrapped__ = original
+    loadPackage.__wrapped__ = original  # type: ignore[attr-defined]
     return loadPackage

@@ -14,7 +14,8 @@ from . import config
 from .adapters import Adapter, adapter_for
 from .errors import AllMirrorsFailed
 from .mirrors import Mirror
-from .normalize import PEP691_JSON, to_pep691_json, without_yanked
+from .normalize import PEP691_JSON, to_pep691_json
+from .select import for_this_python, without_yanked
 from .policy import Policy
 from .report import Record, Report
 from .router import Router
@@ -46,7 +47,8 @@ _resolving: contextvars.ContextVar[_Resolving | None] = contextvars.ContextVar(
 class _Session:
     adapter: Adapter
     router: Router
-    dist_bases: list[str] | None = None  # Pyodide's own packages: extra bases; None outside a browser
+    # Pyodide's own packages: the mirrors (their /pyodide/ bases) and dist_bases; None outside a browser
+    dist_bases: tuple[list[Mirror], list[str]] | None = None
     probing: _Probing | None = None  # enable("auto") still measuring
 
 
@@ -82,7 +84,8 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     require_hashes).
     ``dist_bases``: extra URLs of Pyodide distribution folders (a self-hosted
     copy of ``.../pyodide/vX/full/``) to fetch Pyodide's own packages from when
-    the base Pyodide was loaded from (and jsDelivr's other hosts) fail.
+    the base Pyodide was loaded from (and jsDelivr's other hosts) fail. A
+    Cloudflare mirror's ``/pyodide/v<running version>/full/`` comes first.
     ``mirrors="auto"`` (or MICROPIP_MIRROR_URLS=auto): probe the catalogue (or ``catalogue=[...]``) and the
     configured mirrors from here, use the usable ones fastest first, and
     remember the choice (localStorage in a browser) for the next page load;
@@ -107,7 +110,7 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     probing = None
     if candidates is not None and remembered is None:
         probing = _Probing(_probe_for(router, candidates, probe_settings or probe.ProbeSettings()))
-    bases = _parse_bases(dist_bases) if config.in_browser() else None
+    bases = (chosen, _parse_bases(dist_bases)) if config.in_browser() else None
     if _session is not None:
         _session.router, _session.dist_bases, _session.probing = router, bases, probing
     else:
@@ -136,9 +139,10 @@ def _dist_fetcher():
     """The current session's downloader of Pyodide's own packages; None outside a browser."""
     if _session is None or _session.dist_bases is None:
         return None
-    from .lockfile import DistFetcher
+    from .lockfile import DistFetcher, mirror_bases, running_version
 
-    return DistFetcher(_session.dist_bases, _session.router)
+    mirrors, configured = _session.dist_bases
+    return DistFetcher(mirror_bases(mirrors, running_version()) + configured, _session.router)
 
 
 def _load_package(original):
@@ -230,11 +234,13 @@ def _patched(original_string, original_bytes, original_add):
         resolving = _resolving.get()
         requirement = resolving and resolving.requirement
         try:
+            assert router is not None  # project is None without a router
             page = await router.project_page(project, requirement)
         except AllMirrorsFailed as e:
             if resolving is not None:
                 resolving.error = e
             raise
+        page = for_this_python(page, requirement)
         if _session is not None and not _session.adapter.honours_yanked:
             page = without_yanked(page, requirement)
         return to_pep691_json(page), {"content-type": PEP691_JSON}

@@ -59,7 +59,7 @@ async def first_success(
                 elif task.exception() is None:
                     return candidate, task.result()
                 else:
-                    failures.append((candidate, task.exception()))
+                    failures.append((candidate, task.exception() or RuntimeError("no exception")))
             if not running and queue:
                 launch()
         raise NoneSucceeded(failures)

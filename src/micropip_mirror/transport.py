@@ -88,7 +88,7 @@ async def _read_body(resp, stall: float) -> bytes:
     if stream is None or not hasattr(stream, "getReader"):
         return (await _within(resp.arrayBuffer(), stall, "body stalled")).to_bytes()
     reader = stream.getReader()
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         piece = await _within(reader.read(), stall, "body stalled")
         if piece.done:
@@ -119,6 +119,7 @@ class UrllibTransport:
 
 
 def _blocking_fetch(url, headers, timeout, on_answer) -> Response:
+    import http.client
     import socket
     import urllib.error
     import urllib.request
@@ -139,6 +140,8 @@ def _blocking_fetch(url, headers, timeout, on_answer) -> Response:
         raise AttemptFailed(f"network error ({e.reason})") from None
     except (OSError, ValueError) as e:
         raise AttemptFailed(f"network error ({e})") from None
+    except http.client.HTTPException as e:  # e.g. IncompleteRead: the body was cut short
+        raise AttemptFailed(f"network error ({type(e).__name__}: {e})") from None
 
 
 def default_transport():

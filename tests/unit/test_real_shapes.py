@@ -63,6 +63,10 @@ def serve(mirror: Mirror, shape: str, *, yanked_newest=False, host="files.exampl
             elif shape == "metadata-garbage":  # announced without hash, serves the wheel
                 entry["core-metadata"] = True
                 routes[url + ".metadata"] = data
+            elif shape == "metadata-mixup":  # another project's metadata, its hash announced
+                other = b"Metadata-Version: 2.1\nName: other\nVersion: 9.0\n"
+                entry["core-metadata"] = {"sha256": sha(other)}
+                routes[url + ".metadata"] = other
             files.append(entry)
         project_url = mirror.project_url(name)
         if shape == "html":  # Aliyun/Tencent: HTML, relative links, hash in the fragment
@@ -79,13 +83,18 @@ def serve(mirror: Mirror, shape: str, *, yanked_newest=False, host="files.exampl
     return routes
 
 
-def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, str]:
-    """Resolve ``requirement`` with dependencies; name -> version of what micropip picked."""
+def tree_transaction():
+    """A micropip Transaction that resolves dependencies."""
     fields = dict(ctx={"extra": "", "python_version": "3.12"}, ctx_extras=[], keep_going=False,
                   deps=True, pre=False, fetch_kwargs={}, index_urls=["https://pypi.org/simple"])
     if "_compat_layer" in transaction.Transaction.__dataclass_fields__:
         fields["_compat_layer"] = compat()
-    txn = transaction.Transaction(**fields)
+    return transaction.Transaction(**fields)
+
+
+def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, str]:
+    """Resolve ``requirement`` with dependencies; name -> version of what micropip picked."""
+    txn = tree_transaction()
     micropip_mirror.enable(list(mirrors), transport=transport, hedge_after=None, timeout=2)
     try:
         asyncio.run(txn.add_requirement(requirement))
@@ -98,7 +107,7 @@ def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, st
 
 ALL_NEW = {"app": "2.0.0", "lib": "2.0.0", "leaf": "2.0.0"}
 SHAPES = ["pypi-false", "metadata-404", "metadata-wrong-hash", "metadata-ok", "fragment-only",
-          "metadata-garbage", "html"]
+          "metadata-garbage", "metadata-mixup", "html"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -151,3 +160,27 @@ def test_yanked_newest_is_passed_over_unless_pinned():
     assert install("app", t) == {"app": "1.0.0", "lib": "1.0.0", "leaf": "1.0.0"}
     t = Scripted(serve(M, "metadata-ok", yanked_newest=True))
     assert install("app==2.0.0", t)["app"] == "2.0.0"
+
+
+def test_files_for_another_python_are_passed_over():
+    """Requires-Python (PEP 345/503) that excludes the running Python: pip skips such
+    files; micropip does not look, so micropip-mirror leaves them out."""
+    routes = serve(M, "metadata-ok")
+    for name in TREE:
+        data = json.loads(routes[M.project_url(name)].body)
+        data["files"][-1]["requires-python"] = ">=4"  # the newest needs Python 4
+        data["files"][0]["requires-python"] = "not a specifier"  # ignored, as pip does
+        routes[M.project_url(name)] = page(M.project_url(name), json.dumps(data).encode())
+    assert install("app", Scripted(routes)) == {"app": "1.0.0", "lib": "1.0.0", "leaf": "1.0.0"}
+
+
+def test_a_dependency_whose_every_file_excludes_this_python_installs_as_plain_micropip_does():
+    """Stale upper bounds (``requires-python = "<3.13"``) are common; Pyodide 314 runs
+    Python 3.14. Plain micropip ignores requires-python and installs leaf 2.0.0; so
+    must we: files for another Python are hidden only while another version fits."""
+    routes = serve(M, "metadata-ok")
+    body = json.loads(routes[M.project_url("leaf")].body)
+    for f in body["files"]:
+        f["requires-python"] = "<3.0"
+    routes[M.project_url("leaf")] = page(M.project_url("leaf"), json.dumps(body).encode())
+    assert install("app", Scripted(routes))["leaf"] == "2.0.0"
