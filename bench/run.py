@@ -219,7 +219,7 @@ def table(versions: dict, keys: list[str], contenders: list[str]) -> str:
 
 def extras(summary: dict, runs: list[dict]) -> dict:
     enable = [r["enable_ms"] for r in runs if "enable_ms" in r]
-    startup = [r["startup_ms"] for r in runs]
+    startup = [r["startup_ms"] for r in runs if "startup_ms" in r]  # not in hang repeats, which never ran
     s1 = summary.get("S1", {}).get("b", {}).get("index_ms_median")
     s6 = summary.get("S6", {}).get("b", {}).get("index_ms_median")
     return {
