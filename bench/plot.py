@@ -126,7 +126,7 @@ def curves(results: dict, dest: str) -> None:
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=6)
     fig.suptitle(f"median of {results['runs']} runs (bars: min..max), {results['date']}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     fig.savefig(dest, dpi=90)
 
 

@@ -246,7 +246,7 @@ def markdown(results: dict) -> str:
     bars = [k for k in keys if sc.ALL[k].curve is None and k != "NM"]
     curves = [k for k in keys if k not in bars]
     lines = [f"#### {results['title']}: {results['date']}", "",
-             f"Machine: {results['machine']} (load average: start → end); Chromium headless; {results['runs']} runs "
+             f"Machine: {results['machine']}; Chromium headless; {results['runs']} runs "
              f"per cell (a fresh page each); cap {results['cap']:g} s per install ({HANG_CAP:g} s for plain micropip "
              "behind a blackholed mirror, which has no timeout; a contender that hung in a cell is not run again "
              f"there); wheel {results['wheel']} ({results['wheel_bytes']} bytes). Mirrors: shaping proxies, 30 ms "
