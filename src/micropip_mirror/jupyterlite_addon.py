@@ -120,8 +120,8 @@ class MicropipMirrorAddon(BaseAddon):
             return False
         if config.parent == Path(self.manager.output_dir):
             return True
-        return site.KERNEL_PLUGIN in json.loads(config.read_text()).get(
-            "jupyter-config-data", {}).get("litePluginSettings", {})
+        data = json.loads(config.read_text()).get("jupyter-config-data") or {}
+        return site.KERNEL_PLUGIN in (data.get("litePluginSettings") or {})
 
     def no_pyodide(self) -> bool:
         self.log.error("[micropip-mirror] the site has no self-hosted Pyodide to add the wheel to: put one "

@@ -149,3 +149,120 @@ def test_py_compiled_only_for_a_pyodide_of_this_python(tmp_path, built, version)
     else:
         assert wheel.name == built["wheel"].name
         assert modules and all(n.endswith(".py") for n in modules), modules
+
+
+# Odd contents a site's own jupyter-lite.json can have (attacks on the merge).
+@pytest.mark.parametrize("site, expected", [
+    # JSON null counts as absent, at every level.
+    (None, {"packages": ["micropip", "micropip-mirror"], "args": ["-", ENABLE_ARG]}),
+    ({"args": None, "packages": None, "env": None, "indexURL": "./"},
+     {"packages": ["micropip", "micropip-mirror"], "args": ["-", ENABLE_ARG], "indexURL": "./", "env": None}),
+    # Already listed under another spelling of the name: not listed twice.
+    ({"packages": ["Micropip_Mirror", "MICROPIP"]},
+     {"packages": ["Micropip_Mirror", "MICROPIP"], "args": ["-", ENABLE_ARG]}),
+    # The startup line already after "-" (a second build over the same output) stays once.
+    ({"args": ["-X", "dev", "-", "--x=1", ENABLE_ARG]},
+     {"packages": ["micropip", "micropip-mirror"], "args": ["-X", "dev", "-", "--x=1", ENABLE_ARG]}),
+])
+def test_merge_kernel_options_takes_nulls_and_other_spellings(site, expected):
+    assert jupyterlite.merge_kernel_options(site, []) == expected
+    assert jupyterlite.merge_kernel_options(expected, []) == expected
+
+
+@pytest.mark.parametrize("site", [{"args": "-X dev"}, {"packages": "numpy"}, {"env": ["A=1"]}])
+def test_merge_kernel_options_refuses_what_loadPyodide_would_refuse(site):
+    """A string where loadPyodide wants a list was once split into characters."""
+    with pytest.raises(ValueError, match=f"loadPyodideOptions.{next(iter(site))} must be"):
+        jupyterlite.merge_kernel_options(site, MIRRORS)
+
+
+@pytest.mark.parametrize("mirrors", [[""], ["  "], ["", " "]])
+def test_blank_mirrors_keep_the_sites_own_list(mirrors):
+    """`--micropip-mirror-urls=` gives [""] (traitlets): that must not blank the site's value."""
+    merged = jupyterlite.merge_kernel_options({"env": {"MICROPIP_MIRROR_URLS": "https://site/simple"}}, mirrors)
+    assert merged["env"] == {"MICROPIP_MIRROR_URLS": "https://site/simple"}
+
+
+def test_mirror_entries_reach_enable_as_given():
+    """Entries with spaces, several URLs in one entry, cloudflare: entries: the joined env value
+    parses (config.parse_mirrors, what enable() reads) back into the same mirrors, in order."""
+    from micropip_mirror.config import parse_mirrors
+
+    given = [" https://a.example/simple ", "https://b.example/simple, https://c.example/simple",
+             "cloudflare:https://w.example"]
+    env = jupyterlite.merge_kernel_options({}, given)["env"]["MICROPIP_MIRROR_URLS"]
+    assert [m.index_url for m in parse_mirrors(env)] == [
+        m.index_url for m in parse_mirrors(["https://a.example/simple", "https://b.example/simple",
+                                            "https://c.example/simple", "cloudflare:https://w.example"])]
+
+
+@pytest.mark.parametrize("content", [
+    {"jupyter-config-data": None},
+    {"jupyter-config-data": {"litePluginSettings": None}},
+    {"jupyter-config-data": {"litePluginSettings": {KERNEL_PLUGIN: None}}},
+    {"jupyter-config-data": {"litePluginSettings": {KERNEL_PLUGIN: {"loadPyodideOptions": None}}}},
+])
+def test_configure_jupyterlite_json_takes_null_blocks(tmp_path, content):
+    path = tmp_path / "jupyter-lite.json"
+    path.write_text(json.dumps(content))
+    jupyterlite.configure_jupyterlite_json(path, MIRRORS)
+    options = json.loads(path.read_text())["jupyter-config-data"]["litePluginSettings"][KERNEL_PLUGIN][
+        "loadPyodideOptions"]
+    assert options == jupyterlite.merge_kernel_options({}, MIRRORS)
+
+
+def test_a_lockfile_with_an_older_micropip_mirror_gets_one_entry_for_the_new_wheel(tmp_path, built):
+    """A site rebuilt after an upgrade: the old entry (other version, other depends) is replaced,
+    and adding the same wheel again (a second build, py-compiled or not) changes nothing."""
+    staged_lockfile(SAME_PYTHON, tmp_path / "pyodide")
+    lock_path = tmp_path / "pyodide" / "pyodide-lock.json"
+    lock = json.loads(lock_path.read_text())
+    lock["packages"]["micropip-mirror"] = {**lock["packages"]["micropip"], "name": "micropip-mirror",
+                                           "version": "0.0.1", "depends": ["micropip", "numpy"],
+                                           "file_name": "micropip_mirror-0.0.1-py3-none-any.whl"}
+    lock_path.write_text(json.dumps(lock))
+
+    first = jupyterlite.add_wheel_to_lockfile(lock_path, built["wheel"], py_compile=True)
+    first_lock = lock_path.read_text()
+    again = jupyterlite.add_wheel_to_lockfile(lock_path, built["wheel"], py_compile=True)
+
+    assert first["version"] == built["wheel"].name.split("-")[1] and first["depends"] == ["micropip"]
+    # py-compile's output is not byte-reproducible: only the sha256 may differ, and it is the file's.
+    assert {**again, "sha256": None} == {**first, "sha256": None}
+    wheels = list(lock_path.parent.glob("*.whl"))
+    assert [w.name for w in wheels] == [first["file_name"]]
+    assert again["sha256"] == hashlib.sha256(wheels[0].read_bytes()).hexdigest()
+    assert json.loads(lock_path.read_text())["packages"].keys() == json.loads(first_lock)["packages"].keys() \
+        == lock["packages"].keys()
+
+
+def test_wheel_from_a_source_tree_says_what_to_do(tmp_path):
+    """This test process imports micropip_mirror from src/ (PYTHONPATH), with no dist-info."""
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution("micropip-mirror")
+    with pytest.raises(RuntimeError, match="not installed.*MicropipMirrorAddon.wheel"):
+        jupyterlite.wheel_from_installed(tmp_path)
+
+
+def test_wheel_from_an_editable_install_is_refused(tmp_path):
+    """`pip install -e .` records only its dist-info and a .pth: packing that gave a wheel
+    without the package (the site's kernel then failed at `import micropip_mirror`)."""
+    from tests.tooling.conftest import ROOT
+
+    src = tmp_path / "src-tree"
+    shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                           "--no-deps", "--disable-pip-version-check", "-e", str(src)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    probe = ("import pathlib, sys, micropip_mirror.jupyterlite as j\n"
+             "assert pathlib.Path(j.__file__).is_relative_to(sys.argv[1]), j.__file__\n"
+             "j.wheel_from_installed(pathlib.Path(sys.argv[2]))\n")
+    ran = subprocess.run([str(venv / "bin" / "python"), "-c", probe, str(src), str(tmp_path / "out")],
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                         capture_output=True, text=True)
+    assert ran.returncode == 1 and "installed without its package files" in ran.stderr, ran.stderr
+    assert not list((tmp_path / "out").glob("*.whl"))
