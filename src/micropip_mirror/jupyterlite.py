@@ -194,12 +194,21 @@ def wheel_from_installed(dest: Path) -> Path:
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in files:
             data = Path(str(dist.locate_file(name))).read_bytes()
-            zf.writestr(name, data)
+            zf.writestr(_fixed_time(name), data)
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
             records.append(f"{name},sha256={digest},{len(data)}")
         records.append(f"{info}/RECORD,,")
-        zf.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
+        zf.writestr(_fixed_time(f"{info}/RECORD"), "\n".join(records) + "\n")
     return wheel
+
+
+def _fixed_time(name: str) -> zipfile.ZipInfo:
+    """A wheel member dated 1980-01-01, so the same installed files pack to the same bytes
+    (and sha256) on every build; ``writestr(name)`` would stamp the current time."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def configure_site(lite_dir: Path, wheel: Path, mirrors: list[str]) -> dict[str, Any]:

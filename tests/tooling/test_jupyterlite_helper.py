@@ -104,6 +104,12 @@ def test_wheel_from_installed_is_the_built_wheel(tmp_path, built, monkeypatch):
         assert {n: zf.read(n) for n in zf.namelist() if not n.endswith("/RECORD")} == original
         record = zf.read(f"micropip_mirror-{packed.name.split('-')[1]}.dist-info/RECORD").decode()
     assert all(f"{name},sha256=" in record for name in original)
+    # Every build of a site packs the same bytes (its lockfile's sha256 does not change with
+    # the clock): the members carry a fixed date, not the time of packing.
+    with zipfile.ZipFile(packed) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    first = packed.read_bytes()
+    assert jupyterlite.wheel_from_installed(tmp_path / "again").read_bytes() == first
     assert sys.modules["micropip_mirror"]  # the package under test was not replaced
 
 
