@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -64,16 +65,16 @@ def py_compile_for(wheel: Path, pyodide_python: str) -> Path | None:
     """
     if pyodide_python.split(".")[:2] != [str(sys.version_info[0]), str(sys.version_info[1])]:
         return None
-    pyodide = Path(sys.executable).parent / "pyodide"
-    if not pyodide.exists():
-        found = shutil.which("pyodide")
-        if found is None:
-            return None
-        pyodide = Path(found)
-    subprocess.run([str(pyodide), "py-compile", "--silent", str(wheel)], check=True)
+    if importlib.util.find_spec("pyodide_build") is None:
+        return None
+    # This interpreter's pyodide CLI, never one found on PATH: another Python's would write
+    # .pyc of its version (and a wheel of another name) for a Pyodide that cannot load them.
+    subprocess.run([sys.executable, "-m", "pyodide_cli", "py-compile", "--silent", str(wheel)], check=True)
     tag = f"cp{sys.version_info[0]}{sys.version_info[1]}-none-any"
     compiled = wheel.with_name(wheel.name.replace("py3-none-any", tag))
-    return compiled if compiled.exists() else None
+    if not compiled.exists():  # py-compile removed the plain wheel: the entry must not point at it
+        raise RuntimeError(f"pyodide py-compile of {wheel.name} did not write {compiled.name}")
+    return compiled
 
 
 def add_wheel_to_lockfile(lock_path: Path, wheel: Path, py_compile: bool = False) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -272,3 +273,24 @@ def test_wheel_from_an_editable_install_is_refused(tmp_path):
                          capture_output=True, text=True)
     assert ran.returncode == 1 and "installed without its package files" in ran.stderr, ran.stderr
     assert not list((tmp_path / "out").glob("*.whl"))
+
+
+def test_py_compile_never_uses_another_pythons_pyodide_cli(tmp_path, built):
+    """The build's Python without pyodide-build, a `pyodide` of another venv on PATH: the plain
+    wheel, not that CLI's.  (It used to run it; one of another Python wrote a cpXY wheel this
+    Pyodide cannot load, deleted the plain one, and the entry pointed at the deleted file.)"""
+    from tests.support import jupyterlite_site
+
+    staged_lockfile(SAME_PYTHON, tmp_path / "pyodide")
+    python = jupyterlite_site.jupyter_lite().parent / "python"  # pyodide-lock, no pyodide-build
+    foreign = Path(sys.executable).parent
+    assert (foreign / "pyodide").exists() and not (python.parent / "pyodide").exists()
+    probe = ("import json, pathlib, sys; from micropip_mirror import jupyterlite as j\n"
+             "print(json.dumps(j.add_wheel_to_lockfile(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]),"
+             " py_compile=True)))\n")
+    done = subprocess.run([str(python), "-c", probe, str(tmp_path / "pyodide" / "pyodide-lock.json"), str(built["wheel"])],
+                          env={**os.environ, "PATH": f"{foreign}:{os.environ['PATH']}"}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    entry = json.loads(done.stdout)
+    assert entry["file_name"] == built["wheel"].name
+    assert [p.name for p in (tmp_path / "pyodide").glob("*.whl")] == [built["wheel"].name]
