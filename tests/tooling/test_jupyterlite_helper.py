@@ -114,21 +114,37 @@ def test_wheel_from_installed_is_the_built_wheel(tmp_path, built, monkeypatch):
     assert sys.modules["micropip_mirror"]  # the package under test was not replaced
 
 
-def test_addon_refuses_a_site_without_a_self_hosted_pyodide(tmp_path, built):
-    """The real `jupyter lite build` with the addon installed, on a lite dir with no Pyodide:
-    the build fails and says why (the kernel would load micropip-mirror from nowhere)."""
+def build_without_pyodide(tmp_path, wheel, *options: str) -> subprocess.CompletedProcess:
+    """The real `jupyter lite build`, micropip-mirror installed, on a lite dir with no Pyodide."""
     from tests.support import jupyterlite_site
 
     installed = tmp_path / "installed"
-    with zipfile.ZipFile(built["wheel"]) as zf:
+    with zipfile.ZipFile(wheel) as zf:
         zf.extractall(installed)
     (tmp_path / "lite").mkdir()
-    done = subprocess.run(
+    return subprocess.run(
         [str(jupyterlite_site.jupyter_lite()), "build", "--lite-dir", str(tmp_path / "lite"),
-         "--output-dir", str(tmp_path / "out"), "--no-sourcemaps", "--micropip-mirror-urls=https://m.example/simple"],
+         "--output-dir", str(tmp_path / "out"), "--no-sourcemaps", *options],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed)}, capture_output=True, text=True, timeout=300)
+
+
+def test_addon_refuses_a_site_without_a_self_hosted_pyodide(tmp_path, built):
+    """Asked for (an option given) on a site with no Pyodide: the build fails and says why
+    (the kernel would load micropip-mirror from nowhere)."""
+    done = build_without_pyodide(tmp_path, built["wheel"], "--micropip-mirror-urls=https://m.example/simple")
     assert done.returncode != 0
     assert "no self-hosted Pyodide" in done.stdout + done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_addon_not_asked_for_leaves_a_cdn_site_alone(tmp_path, built):
+    """micropip-mirror merely installed next to jupyterlite-core (which runs every installed
+    addon): a site loading Pyodide from its CDN still builds, without micropip-mirror.  (Such
+    builds used to fail.)"""
+    done = build_without_pyodide(tmp_path, built["wheel"])
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert "[micropip-mirror] skipped: not configured" in log, log[-3000:]
+    assert "micropip" not in (tmp_path / "out" / "jupyter-lite.json").read_text()
 
 
 HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
