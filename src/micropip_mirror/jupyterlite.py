@@ -71,7 +71,8 @@ def py_compile_for(wheel: Path, pyodide_python: str) -> Path | None:
     # .pyc of its version (and a wheel of another name) for a Pyodide that cannot load them.
     subprocess.run([sys.executable, "-m", "pyodide_cli", "py-compile", "--silent", str(wheel)], check=True)
     tag = f"cp{sys.version_info[0]}{sys.version_info[1]}-none-any"
-    compiled = wheel.with_name(wheel.name.replace("py3-none-any", tag))
+    # {name}-{version}[-{build}]-{python tag}-{abi}-{platform}.whl, tags replaced by py-compile
+    compiled = wheel.with_name(f"{wheel.name.rsplit('-', 3)[0]}-{tag}.whl")
     if not compiled.exists():  # py-compile removed the plain wheel: the entry must not point at it
         raise RuntimeError(f"pyodide py-compile of {wheel.name} did not write {compiled.name}")
     return compiled

@@ -310,3 +310,16 @@ def test_py_compile_never_uses_another_pythons_pyodide_cli(tmp_path, built):
     entry = json.loads(done.stdout)
     assert entry["file_name"] == built["wheel"].name
     assert [p.name for p in (tmp_path / "pyodide").glob("*.whl")] == [built["wheel"].name]
+
+
+def test_py_compile_of_a_wheel_with_other_python_tags(tmp_path, built):
+    """A `wheel` option naming a py2.py3 wheel: py-compile writes the cpXY one all the same, and
+    the entry must point at it (the name was once derived by replacing "py3-none-any" only)."""
+    staged_lockfile(SAME_PYTHON, tmp_path / "pyodide")
+    wheel = tmp_path / built["wheel"].name.replace("-py3-none-any", "-py2.py3-none-any")
+    shutil.copyfile(built["wheel"], wheel)
+
+    entry = jupyterlite.add_wheel_to_lockfile(tmp_path / "pyodide" / "pyodide-lock.json", wheel, py_compile=True)
+
+    assert entry["file_name"] == built["wheel"].name.replace("-py3-", f"-cp{HOST.replace('.', '')}-")
+    assert [p.name for p in (tmp_path / "pyodide").glob("*.whl")] == [entry["file_name"]]
