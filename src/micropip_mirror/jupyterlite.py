@@ -213,9 +213,19 @@ def _fixed_time(name: str) -> zipfile.ZipInfo:
     return info
 
 
+def check_wheel(wheel: Path) -> Path:
+    """The wheel a site is given, refused unless it is micropip-mirror's: another one would be
+    added to the lockfile while the kernel asks for micropip-mirror, which it then lacks."""
+    wheel = Path(wheel)
+    if not (wheel.name.endswith(".whl") and canonical_name(wheel.name.split("-")[0]) == DIST_NAME):
+        raise ValueError(f"{wheel} is not a {DIST_NAME} wheel (micropip_mirror-<version>-<tags>.whl)")
+    return wheel
+
+
 def configure_site(lite_dir: Path, wheel: Path, mirrors: list[str]) -> dict[str, Any]:
     """CLI: add the wheel to LITE_DIR/static/pyodide, merge the settings into LITE_DIR/jupyter-lite.json."""
     lite_dir = Path(lite_dir)
+    wheel = check_wheel(wheel)
     add_wheel_to_lockfile(lite_dir / "static" / "pyodide" / "pyodide-lock.json", wheel)
     return configure_jupyterlite_json(lite_dir / "jupyter-lite.json", mirrors)
 

@@ -142,7 +142,7 @@ class MicropipMirrorAddon(BaseAddon):
 
     def add_wheel(self, lock: Path) -> bool:
         if self.wheel:
-            wheel = Path(self.manager.lite_dir) / self.wheel
+            wheel = site.check_wheel(Path(self.manager.lite_dir) / self.wheel)
         else:
             wheel = site.wheel_from_installed(self.work_dir)
         entry = site.add_wheel_to_lockfile(lock, wheel, py_compile=self.py_compile)

@@ -323,3 +323,16 @@ def test_py_compile_of_a_wheel_with_other_python_tags(tmp_path, built):
 
     assert entry["file_name"] == built["wheel"].name.replace("-py3-", f"-cp{HOST.replace('.', '')}-")
     assert [p.name for p in (tmp_path / "pyodide").glob("*.whl")] == [entry["file_name"]]
+
+
+@pytest.mark.parametrize("name", ["micropip-0.11.1-py3-none-any.whl", "micropip_mirror-0.1.0.tar.gz"])
+def test_cli_refuses_a_wheel_that_is_not_micropip_mirrors(tmp_path, pyodide_dir, name):
+    """A mistyped wheel option: once, its package went into the lockfile and the kernel, asking
+    for micropip-mirror, failed at boot.  Now refused, the site's files untouched."""
+    before = (pyodide_dir / "pyodide-lock.json").read_text()
+    staged = stage_pyodide.CACHE / "pyodide" / stage_pyodide.DEFAULT_VERSION
+    shutil.copyfile(next(staged.glob("micropip-*.whl")), tmp_path / name)  # a real wheel, of micropip
+    with pytest.raises(ValueError, match="is not a micropip-mirror wheel"):
+        jupyterlite.main([str(tmp_path), str(tmp_path / name), *MIRRORS])
+    assert (pyodide_dir / "pyodide-lock.json").read_text() == before
+    assert not (tmp_path / "jupyter-lite.json").exists()
