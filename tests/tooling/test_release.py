@@ -174,3 +174,24 @@ def test_release_workflow_refuses_a_tag_that_is_not_the_version(tmp_path):
         assert missing.returncode == 1 and "no '## " in missing.stdout, (other, missing.stdout + missing.stderr)
     (tmp_path / "CHANGELOG.md").write_text(f"# Changelog\n\n## {VERSION} (2026-11-27)\n")
     assert release_check(f"v{VERSION}", cwd=tmp_path).returncode == 0
+
+
+def workflow_paths(text: str) -> list[str]:
+    """Repository paths a workflow names: hashFiles() arguments, cache-dependency-path
+    entries, working-directory values and scripts run with bash."""
+    paths = [p for args in re.findall(r"hashFiles\(([^)]*)\)", text) for p in re.findall(r"'([^']+)'", args)]
+    for block in re.findall(r"cache-dependency-path: \|\n((?:\s+\S.*\n)+?)(?=\s*\n|\s+\w[\w-]*:)", text):
+        paths += [line.strip() for line in block.splitlines() if line.strip()]
+    paths += re.findall(r"working-directory: (\S+)", text) + re.findall(r"run: bash (\S+)", text)
+    return paths
+
+
+def test_workflows_name_files_that_exist():
+    """A renamed file would break a workflow that actionlint passes: setup-python/setup-node
+    fail when a cache-dependency-path matches nothing, hashFiles of nothing is an empty key."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    named = {(w.name, p) for w in (ROOT / ".github/workflows").glob("*.yml") for p in workflow_paths(w.read_text())}
+    assert {p for _, p in named} >= {".ci/run", "tests/requirements*.txt", "worker/package-lock.json", "worker"}, named
+    import fnmatch
+    missing = [(w, p) for w, p in named if not any(fnmatch.fnmatch(t, p) or t.startswith(p + "/") for t in tracked)]
+    assert not missing, missing
