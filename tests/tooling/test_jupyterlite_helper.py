@@ -260,11 +260,14 @@ def test_a_lockfile_with_an_older_micropip_mirror_gets_one_entry_for_the_new_whe
 
 
 def test_wheel_from_a_source_tree_says_what_to_do(tmp_path):
-    """This test process imports micropip_mirror from src/ (PYTHONPATH), with no dist-info."""
-    with pytest.raises(importlib.metadata.PackageNotFoundError):
-        importlib.metadata.distribution("micropip-mirror")
-    with pytest.raises(RuntimeError, match="not installed.*MicropipMirrorAddon.wheel"):
+    """This test process imports micropip_mirror from src/ (PYTHONPATH): no dist-info, or only
+    the src/micropip_mirror.egg-info that a `pip wheel .` of the work tree leaves (listing no
+    files).  Either way: no wheel, and a message saying what to pass instead (it used to be
+    importlib's bare PackageNotFoundError)."""
+    with pytest.raises(RuntimeError, match=r"\(a source tree on the path\?\)|\(an editable install\?\)") as refused:
         jupyterlite.wheel_from_installed(tmp_path)
+    assert "--MicropipMirrorAddon.wheel=PATH" in str(refused.value)
+    assert not list(tmp_path.glob("*.whl"))
 
 
 def test_wheel_from_an_editable_install_is_refused(tmp_path):
