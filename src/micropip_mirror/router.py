@@ -13,13 +13,16 @@ from .health import Health
 from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
 from .normalize import FileEntry, ProjectPage, parse_answer
 from .policy import Policy
-from .race import NoneSucceeded, first_success
+from .race import NoneSucceeded, first_success, lost_race
 from .report import Attempt, Record, Report
 from .transport import Response, default_transport
 
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
           "text/html;q=0.1, */*;q=0.01")
 _METADATA = ".metadata"
+# Wheel URLs remembered for fallback and hash checks: enough for many installs
+# of the largest projects, bounded for a long session.
+MAX_KNOWN_FILES = 20_000
 
 
 class _NotFound(AttemptFailed):
@@ -100,9 +103,18 @@ class Router:
             for behind, _ in lacking:
                 self.health.bench(behind, f"lags: no wheel matching {requirement}")
         record.finish(mirror.name)
-        for entry in page.files:
-            self._files[entry.url] = _KnownFile(project, entry, mirror)
+        self._remember_files(project, page, mirror)
         return page
+
+    def _remember_files(self, project: str, page: ProjectPage, mirror: Mirror) -> None:
+        """Which wheel URLs we handed out, newest last; the oldest are forgotten
+        past MAX_KNOWN_FILES (micropip then fetches such a URL itself)."""
+        for entry in page.files:
+            if entry.filename.endswith(".whl"):
+                self._files.pop(entry.url, None)
+                self._files[entry.url] = _KnownFile(project, entry, mirror)
+        while len(self._files) > MAX_KNOWN_FILES:
+            del self._files[next(iter(self._files))]
 
     async def _fetch_page(self, mirror: Mirror, project: str, record: Record,
                           answering=None) -> tuple[ProjectPage, Attempt]:
@@ -160,10 +172,18 @@ class Router:
             attempt.finish("failed", e.reason)
             raise
         except asyncio.CancelledError:
+            if not lost_race():  # the install itself was cancelled: nobody's fault
+                attempt.finish("cancelled", "cancelled by the caller")
+                raise
             if not answered:
                 self.health.bench(mirror, "slower than another mirror")
             attempt.finish("cancelled", "another mirror answered first")
             raise
+        except Exception as e:  # a bug or a limit hit on this answer: still only this attempt
+            reason = f"internal error: {type(e).__name__}: {str(e)[:200]}"
+            self.health.bench(mirror, reason)
+            attempt.finish("failed", reason)
+            raise AttemptFailed(reason) from e
 
     # -- files -------------------------------------------------------------------
 
@@ -181,11 +201,10 @@ class Router:
         order = self.health.order([known.mirror] + [m for m in self.mirrors if m != known.mirror])
 
         async def attempt(mirror: Mirror, answering) -> bytes:
-            file_url, sha256 = await self._locate(mirror, known, record)
+            file_url, listed_here = await self._locate(mirror, known, record)
+            sha256 = self._expected_sha256(known, is_metadata, listed_here)
             if is_metadata:
                 file_url += _METADATA
-                meta = known.entry.core_metadata
-                sha256 = meta.get("sha256") if isinstance(meta, dict) else None
             return await self._download(mirror, file_url, sha256, record, answering,
                                         is_wheel=not is_metadata)
 
@@ -199,30 +218,43 @@ class Router:
         return data
 
     async def _locate(self, mirror: Mirror, known: _KnownFile, record: Record):
-        """This mirror's URL for the file, and the sha256 to expect from it."""
+        """This mirror's URL for the file, and its own entry for it when we
+        had to read its index to find it (else None)."""
         entry = known.entry
-        sha256 = entry.sha256 or self._hash_from_cache(known)
         if mirror == known.mirror:
-            return entry.url, sha256
+            return entry.url, None
         path = _pypi_path(entry.url, self.mirrors)
         if path and mirror.files_url:
-            return mirror.local_file_url(path), sha256
+            return mirror.local_file_url(path), None
         page, _ = await self._fetch_page(mirror, known.project, record)
         other = page.find(entry.filename)
         if other is None:
             attempt = record.attempt(mirror.name, mirror.project_url(known.project))
             attempt.finish("failed", f"does not list {entry.filename}")
             raise AttemptFailed(f"does not list {entry.filename}")
-        return other.url, sha256 or other.sha256
+        return other.url, other
 
-    def _hash_from_cache(self, known: _KnownFile) -> str | None:
+    def _expected_sha256(self, known: _KnownFile, is_metadata: bool,
+                         listed_here: FileEntry | None = None) -> str | None:
+        """The one rule for the hash a download must match, whichever mirror
+        serves it: the one the page that listed the file gives, else the one
+        another mirror's listing of the same file name gives (its answer we
+        hold: the page read to find the file there, or any cached page)."""
+        def sha_of(entry: FileEntry) -> str | None:
+            if not is_metadata:
+                return entry.sha256
+            meta = entry.core_metadata
+            return meta.get("sha256") if isinstance(meta, dict) else None
+
+        found = sha_of(known.entry)
+        if found:
+            return found
+        others = [listed_here] if listed_here is not None else []
         for mirror in self.mirrors:
             page = self.cache.get(mirror, known.project)
             if isinstance(page, ProjectPage):
-                other = page.find(known.entry.filename)
-                if other and other.sha256:
-                    return other.sha256
-        return None
+                others.append(page.find(known.entry.filename))
+        return next((sha for sha in map(sha_of, filter(None, others)) if sha), None)
 
     async def _download(self, mirror, url, sha256, record, answering, is_wheel):
         """One download, hash-checked. A .metadata file without a hash is not
