@@ -25,18 +25,10 @@ import time
 
 import pytest
 
-from tests.support.browser import load_wheel_into_page, static_server
+from tests.support.browser import dead_url, load_wheel_into_page, static_server
 
 # Runs on every supported Pyodide release (tests/run: -m core per release).
 pytestmark = pytest.mark.core
-
-
-def dead_url() -> str:
-    """An http URL on a loopback port nobody listens on (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/dist/"
 
 
 def reload_page(selenium, wheel) -> None:

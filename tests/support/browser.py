@@ -15,6 +15,7 @@ import http.server
 import io
 import os
 import shutil
+import socket
 import threading
 import zipfile
 from pathlib import Path
@@ -86,6 +87,14 @@ def static_server(directory: Path, cors: bool = True):
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def dead_url() -> str:
+    """An http URL on a loopback port nobody listens on (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/dist/"
 
 
 def load_wheel_into_page(selenium, wheel: Path) -> None:
