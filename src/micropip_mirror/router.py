@@ -3,8 +3,10 @@ that gives a valid answer, with health memory, a short cache and a record."""
 
 from __future__ import annotations
 
+import array
 import asyncio
 import hashlib
+import itertools
 from dataclasses import dataclass
 
 from .cache import AnswerCache
@@ -276,10 +278,31 @@ class Router:
 
 def parse_page(resp: Response, project: str) -> ProjectPage:
     """A mirror's answer as the project's page; an unusable one is that attempt's failure."""
+    if resp.body.lstrip()[:1] in (b"{", b"[") and json_depth(resp.body) > MAX_JSON_DEPTH:
+        raise AttemptFailed(f"unusable answer: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return parse_answer(resp.body, resp.headers.get("content-type", ""), resp.url, project)
     except InvalidAnswer as e:
         raise AttemptFailed(f"unusable answer: {e}") from None
+
+
+# Index answers nest 5 levels at most. json.loads of JSON nested ~20,000 deep
+# overflows the stack of Pyodide 314 (a fatal "Maximum call stack size
+# exceeded", not an exception); so depth is measured first, without recursion.
+MAX_JSON_DEPTH = 64
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[{]}"))
+_NOT_SKELETON = bytes(set(range(256)) - set(b'[{]}"'))
+
+
+def json_depth(body: bytes) -> int:
+    """How deep ``[`` and ``{`` nest outside JSON strings (linear, in C)."""
+    if b"\\" in body:  # escaped backslashes and quotes are string content
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = body.translate(None, _NOT_SKELETON)  # brackets and quotes only
+    outside_strings = b"".join(skeleton.split(b'"')[::2])
+    steps = array.array("b", outside_strings.translate(_BRACKET_STEPS, _NOT_BRACKETS))
+    return max(itertools.accumulate(steps), default=0)
 
 
 def check_sha256(body: bytes, expected: str, source: str) -> bytes:

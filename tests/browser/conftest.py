@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Modules whose cases are about what a browser enforces (CORS): Node.js has no
 # CORS, so their Node items are deselected (not skipped: they do not exist there).
-BROWSER_ONLY = ("test_matrix.py", "test_lockfile_and_auto.py")
+BROWSER_ONLY = ("test_matrix.py", "test_lockfile_and_auto.py", "test_robustness.py")
 
 
 def pytest_configure(config):

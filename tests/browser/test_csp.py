@@ -20,7 +20,7 @@ import zipfile
 import pytest
 
 from bench.page import Page, page_server
-from tests.support.browser import chromium, dead_url, make_wheel, static_server
+from tests.support.browser import chromium, dead_url, make_wheel, point_pyodide_js, static_server
 
 pytestmark = pytest.mark.core
 
@@ -54,16 +54,7 @@ def test_lockfile_and_index_packages_install_under_a_no_eval_csp(csp_page, csp_i
     page, base = csp_page
     page.fresh()
     dead = dead_url()
-    page.js(f"""
-const api = py._api;
-if (api.packageManager && "installBaseUrl" in api.packageManager) {{
-    api.packageManager.installBaseUrl = {dead!r};
-    api.config.packageBaseUrl = {dead!r};
-}} else {{
-    api.config.indexURL = {dead!r};
-}}
-return null;
-""")
+    page.js(point_pyodide_js(dead, "py") + "return null;")
     result = page.python(f"""
 import js, micropip, micropip_mirror
 try:

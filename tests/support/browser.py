@@ -113,6 +113,38 @@ importlib.invalidate_caches()
     )
 
 
+def reload_page(selenium, wheel) -> None:
+    """Reload the page (localStorage stays), start Pyodide again, load micropip
+    and micropip_mirror: what a visitor's next page load does."""
+    selenium.refresh()
+    selenium.load_pyodide()
+    selenium.initialize_pyodide()
+    selenium.save_state()
+    selenium.run_async("import micropip")
+    load_wheel_into_page(selenium, wheel)
+
+
+def point_pyodide_js(base: str, pyodide: str = "pyodide") -> str:
+    """JS that makes the page's Pyodide (the JS object named ``pyodide``) fetch
+    its packages from ``base``, as if it had been loaded from there (0.28+: the
+    package manager's installBaseUrl and config.packageBaseUrl; 0.26/0.27:
+    config.indexURL)."""
+    return f"""
+const api = {pyodide}._api;
+if (api.packageManager && "installBaseUrl" in api.packageManager) {{
+    api.packageManager.installBaseUrl = {base!r};
+    api.config.packageBaseUrl = {base!r};
+}} else {{
+    api.config.indexURL = {base!r};
+}}
+"""
+
+
+def point_pyodide_at(selenium, base: str) -> None:
+    """point_pyodide_js in a pytest-pyodide page."""
+    selenium.run_js(point_pyodide_js(base))
+
+
 # Chromium as root, headless, offline. pytest-pyodide adds --headless and
 # --no-sandbox (needed as root) itself; chromium() below adds them too. The
 # rest keep Chromium from phoning home (no network here), from using the
