@@ -15,7 +15,7 @@ class AnswerCache:
         self.ttl = ttl
         self.clock = clock
         self._entries: dict[tuple[Mirror, str], tuple[float, object]] = {}
-        self._next_sweep = clock() + ttl
+        self._next_sweep = float("-inf")  # first put sweeps (nothing) and sets it
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -39,8 +39,8 @@ class AnswerCache:
                 self._evict_expired(now)
 
     def _evict_expired(self, now: float) -> None:
-        """Drop every expired entry (at most once per ttl: a long session's
-        cache holds only what one ttl brought in). Entries are in expiry order."""
+        """Drop every expired entry, once per ttl: a long session's cache holds
+        at most what two ttl's brought in. Entries are in expiry order."""
         self._next_sweep = now + self.ttl
         for key, (expires, _) in list(self._entries.items()):
             if expires > now:
