@@ -30,8 +30,8 @@ BROWSER_ONLY = ("test_matrix.py", "test_lockfile_and_auto.py", "test_robustness.
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "core: run on every supported Pyodide release (tests/run): the harness, "
-        "test_core, lockfile/auto, and the matrix's dead mirror, no CORS, tampered wheel, "
-        "file-host fallback")
+        "test_core, lockfile/auto, the CSP page, the machinery's own faults (test_robustness), "
+        "and the matrix's dead mirror, no CORS, tampered wheel, file-host fallback")
 
 
 def pytest_collection_modifyitems(config, items):
