@@ -160,8 +160,9 @@ class _Served:
 
     def __init__(self):
         self.files: dict[str, list] = {}  # url -> [calls needing it, JS Uint8Array]
-        self.original = None
-        self.wrapper = None
+        self.original = None  # the fetch we pass everything else to
+        self.wrapper = None  # made once, never destroyed: a saved reference stays valid
+        self.installed = False  # our wrapper is in the page's fetch chain
 
     def fetch(self, resource, *rest):
         """The page's fetch while we serve: ours for our URLs, else the original."""
@@ -184,9 +185,11 @@ class _Served:
         from pyodide.ffi import create_proxy, to_js
 
         if self.wrapper is None:
-            self.original = js.globalThis.fetch
             self.wrapper = create_proxy(self.fetch)
+        if not self.installed:
+            self.original = js.globalThis.fetch
             js.globalThis.fetch = self.wrapper
+            self.installed = True
         for url, data in files.items():
             entry = self.files.setdefault(url, [0, None])
             entry[0] += 1
@@ -202,12 +205,10 @@ class _Served:
                 entry[0] -= 1
                 if entry[0] <= 0:
                     del self.files[url]
-        if self.files or self.wrapper is None:
-            return
-        if getattr(js.Object, "is")(js.globalThis.fetch, self.wrapper):
+        if not self.files and self.installed and \
+                getattr(js.Object, "is")(js.globalThis.fetch, self.wrapper):
             js.globalThis.fetch = self.original
-            self.wrapper.destroy()
-            self.original = self.wrapper = None
+            self.installed = False
         # Else someone wrapped fetch after us: our wrapper stays in their chain,
         # passing everything through (it serves nothing now) and is reused.
 
@@ -249,7 +250,7 @@ def _fallback_record(fetcher, names, error: BaseException) -> None:
     record = Record("lockfile", target)
     fetcher.router.report.append(record)
     record.attempt("micropip-mirror", "").finish(
-        "fallback", f"internal error ({type(error).__name__}: {error}); "
+        "fallback", f"internal error ({type(error).__name__}: {str(error)[:200]}); "
                     "Pyodide's native loadPackage used")
     record.finish("pyodide (native)")
 

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import sys
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ class _Session:
 # install begins (Transaction.gather_requirements) and left set, so the wheel
 # downloads and loadPackage after it, in the same context, see it too.
 # enable() again or disable() during an install then does not strand it.
-_pinned: contextvars.ContextVar[tuple[object, _Routing] | None] = contextvars.ContextVar(
+_pinned: contextvars.ContextVar[tuple[weakref.ref, _Routing] | None] = contextvars.ContextVar(
     "micropip_mirror_pinned", default=None)
 
 
@@ -211,8 +212,8 @@ def _pinning(original_gather):
 
     async def gather_requirements(self, requirements, *args, **kwargs):
         pin = _pinned.get()
-        if (pin is None or pin[0] is not self) and _session is not None:
-            _pinned.set((self, _session.routing))
+        if (pin is None or pin[0]() is not self) and _session is not None:
+            _pinned.set((weakref.ref(self), _session.routing))
         return await original_gather(self, requirements, *args, **kwargs)
 
     return gather_requirements
