@@ -25,7 +25,8 @@ import zipfile
 
 import pytest
 
-from tests.support.browser import dead_url, make_wheel, point_pyodide_at, reload_page, static_server
+from tests.support.browser import (dead_url, load_wheel_into_page, make_wheel, point_pyodide_at,
+                                   static_server)
 from tests.support.scripted_index import PEP691, pep691_page, scripted_index
 
 pytestmark = pytest.mark.core
@@ -33,10 +34,11 @@ pytestmark = pytest.mark.core
 
 @pytest.fixture(scope="module")
 def page(selenium_module_scope, micropip_mirror_wheel):
-    """One fresh page for the module (a Pyodide start costs seconds): each test
+    """The module's fresh page, shared (a Pyodide start costs seconds): each test
     enables its own configuration and installs packages no other test installs;
     the one that kills Pyodide's base runs last."""
-    reload_page(selenium_module_scope, micropip_mirror_wheel)
+    selenium_module_scope.run_async("import micropip")
+    load_wheel_into_page(selenium_module_scope, micropip_mirror_wheel)
     return selenium_module_scope
 
 
