@@ -23,6 +23,7 @@ _ABSENT = object()
 class Adapter:
     generation = ""
     versions: tuple[tuple[int, int], tuple[int, int]]  # first and last (major, minor)
+    honours_yanked = True  # PEP 592: micropip itself passes over yanked files
 
     def __init__(self, micropip):
         self.micropip = micropip
@@ -123,6 +124,7 @@ class Micropip06(_ByName):
 
     generation = "0.6"
     versions = ((0, 6), (0, 6))
+    honours_yanked = False
 
     def load_package_sites(self):
         import micropip._commands.install  # noqa: F401
@@ -137,6 +139,7 @@ class Micropip07(_ByName):
 
     generation = "0.7-0.9"
     versions = ((0, 7), (0, 9))
+    honours_yanked = False
 
     def load_package_sites(self):
         import micropip.install  # noqa: F401

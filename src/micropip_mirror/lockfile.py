@@ -113,7 +113,8 @@ class DistFetcher:
         async def attempt(base: str, answering) -> bytes:
             tried = record.attempt(_base_name(base), base + file_name)
             body = await router._request(base, base + file_name, {}, router.policy.download_timeout,
-                                         verify, tried, answering)
+                                         verify, tried, answering,
+                                         total=router.policy.download_cap)
             router.health.restore(base)
             tried.finish("ok", "" if sha256 else "unverified: no sha256 in the lockfile")
             return body

@@ -4,7 +4,11 @@ PEP 691 JSON every supported micropip parses the same way.
 Accepted: PEP 691 JSON (api 1.x), PEP 503 HTML, the legacy JSON API
 (/pypi/<name>/json), and JSON labelled application/json, text/plain or
 application/octet-stream. File URLs come out absolute (relative ones resolved
-against the final response URL) and http(s) only.
+against the final response URL or the page's <base href>), http(s) only, with
+their percent-encoding untouched and without a fragment: a ``#sha256=...``
+fragment becomes the file's hash when the answer gives none otherwise.
+A file's PEP 658 metadata counts as available only when the mirror says so
+(``true`` or a hash); ``false`` or no key means it is not.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from .errors import InvalidAnswer
 from .mirrors import canonical_name
@@ -24,18 +28,30 @@ _JSON_TYPES = {PEP691_JSON, "application/json", "text/json", "text/plain",
 _HTML_TYPES = {"application/vnd.pypi.simple.v1+html", "text/html",
                "application/xhtml+xml", "text/plain", "application/octet-stream", ""}
 _DIST_FILE = re.compile(r"\.(whl|tar\.gz|zip|tar\.bz2|tgz|egg)$", re.IGNORECASE)
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+# Hash algorithms PEP 503 allows in a URL fragment, strongest first, with their hex length.
+HASH_ALGORITHMS = {"sha256": 64, "sha512": 128, "sha384": 96, "sha224": 56, "sha1": 40, "md5": 32}
 
 
 @dataclass
 class FileEntry:
     filename: str
-    url: str
-    sha256: str | None = None
+    url: str  # absolute http(s), no fragment
+    hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> lower-case hex
     requires_python: str | None = None
     yanked: bool | str = False
-    core_metadata: bool | dict = False
+    core_metadata: dict | bool | None = None  # None: no .metadata announced; True or its hashes
     size: int | None = None
+
+    @property
+    def sha256(self) -> str | None:
+        return self.hashes.get("sha256")
+
+    @property
+    def best_hash(self) -> tuple[str, str] | None:
+        """(algorithm, digest) of the strongest hash known for the file."""
+        return best_hash(self.hashes)
 
     @property
     def version(self) -> str | None:
@@ -109,15 +125,14 @@ def _from_pep691(data: dict, url: str, project: str) -> ProjectPage:
         hashes = raw.get("hashes") or {}
         if not isinstance(hashes, dict):
             raise InvalidAnswer("PEP 691 'hashes' is not an object")
-        meta = raw.get("core-metadata", raw.get("data-dist-info-metadata",
-                                                raw.get("dist-info-metadata", False)))
+        meta = _first_present(raw, "core-metadata", "data-dist-info-metadata", "dist-info-metadata")
         _add(page, url,
              filename=_str(raw.get("filename"), "filename"),
              href=_str(raw.get("url"), "url"),
-             sha256=hashes.get("sha256"),
+             hashes=hashes,
              requires_python=raw.get("requires-python"),
              yanked=raw.get("yanked", False),
-             core_metadata=meta,
+             core_metadata=_json_meta(meta),
              size=raw.get("size"))
     return page
 
@@ -142,10 +157,10 @@ def _from_legacy_json(data: dict, url: str, project: str) -> ProjectPage:
             _add(page, url,
                  filename=_str(raw.get("filename"), "filename"),
                  href=_str(raw.get("url"), "url"),
-                 sha256=digests.get("sha256"),
+                 hashes=digests,
                  requires_python=raw.get("requires_python"),
                  yanked=yanked,
-                 core_metadata=False,
+                 core_metadata=None,  # the JSON API says nothing of PEP 658 files
                  size=raw.get("size"))
     return page
 
@@ -186,17 +201,16 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
         href = attrs.get("href")
         if not href:
             continue
-        link, fragment = urldefrag(href)
-        filename = "".join(text_parts).strip() or urlsplit(link).path.rsplit("/", 1)[-1]
+        link = urldefrag(href)[0]
+        filename = "".join(text_parts).strip() or unquote(urlsplit(link).path.rsplit("/", 1)[-1])
         if not _DIST_FILE.search(filename):
             continue
-        algo, _, digest = fragment.partition("=")
-        meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        meta = _first_present(attrs, "data-core-metadata", "data-dist-info-metadata")
         yanked = attrs.get("data-yanked")
         _add(page, base,
              filename=filename,
-             href=link,
-             sha256=digest if algo == "sha256" else None,
+             href=href,
+             hashes={},
              requires_python=attrs.get("data-requires-python"),
              yanked=(yanked or True) if yanked is not None else False,
              core_metadata=_html_meta(meta),
@@ -207,18 +221,56 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
     return page
 
 
-def _html_meta(value: str | None) -> bool | dict:
-    if value is None:
-        return False
+_ABSENT = object()
+
+
+def _first_present(mapping: dict, *keys):
+    """The value of the first key present (a key present with a false value counts)."""
+    return next((mapping[k] for k in keys if k in mapping), _ABSENT)
+
+
+def _json_meta(value) -> dict | bool | None:
+    """PEP 691/714: a dict of hashes or true means a .metadata file exists;
+    false, null or no key means it does not."""
+    if value is _ABSENT or value is None or value is False:
+        return None
+    if isinstance(value, dict):
+        return _clean_hashes(value)
+    return True if value else None
+
+
+def _html_meta(value) -> dict | bool | None:
+    """PEP 658/714: the attribute's presence announces the file; its value
+    may be "<algorithm>=<hex>". "false" is read as absence, like JSON false."""
+    if value is _ABSENT:
+        return None
+    value = (value or "").strip()
+    if value.lower() == "false":
+        return None
     algo, _, digest = value.partition("=")
-    if algo == "sha256" and digest:
-        return {"sha256": digest}
-    return value.strip().lower() != "false"
+    return _clean_hashes({algo: digest}) or True
 
 
-def _add(page: ProjectPage, base: str, *, filename, href, sha256, requires_python,
+def _clean_hashes(raw: dict) -> dict[str, str]:
+    """Only well-formed hex digests of known algorithms carry information."""
+    clean = {}
+    for algo, digest in raw.items():
+        algo = str(algo).lower()
+        if (algo in HASH_ALGORITHMS and isinstance(digest, str)
+                and len(digest) == HASH_ALGORITHMS[algo] and _HEX.match(digest)):
+            clean[algo] = digest.lower()
+    return clean
+
+
+def best_hash(hashes: dict[str, str]) -> tuple[str, str] | None:
+    """(algorithm, digest) of the strongest of ``hashes``, None if there is none."""
+    return next(((a, hashes[a]) for a in HASH_ALGORITHMS if hashes.get(a)), None)
+
+
+def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_python,
          yanked, core_metadata, size) -> None:
-    file_url = urljoin(base, href)
+    link, fragment = urldefrag(href)
+    file_url = urljoin(base, link)
     scheme = urlsplit(file_url).scheme
     if scheme not in ("http", "https"):
         page.refused.append(f"{filename}: refused {scheme or 'relative'} URL {href!r}")
@@ -226,18 +278,18 @@ def _add(page: ProjectPage, base: str, *, filename, href, sha256, requires_pytho
     if "/" in filename or "\\" in filename or filename in ("", ".", ".."):
         page.refused.append(f"refused file name {filename!r}")
         return
-    if sha256 is not None and not (isinstance(sha256, str) and _HEX64.match(sha256)):
-        sha256 = None  # empty or malformed digests carry no information
+    hashes = _clean_hashes(hashes)
+    if not hashes and fragment:  # PEP 503: "#<algorithm>=<hex>" on the link
+        algo, _, digest = fragment.partition("=")
+        hashes = _clean_hashes({algo: digest})
     if not isinstance(requires_python, str) or not requires_python.strip():
         requires_python = None
     if not isinstance(yanked, bool | str):
         yanked = bool(yanked)
-    if not isinstance(core_metadata, bool | dict):
-        core_metadata = bool(core_metadata)
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         size = None
-    page.files.append(FileEntry(filename, file_url, sha256.lower() if sha256 else None,
-                                requires_python, yanked, core_metadata, size))
+    page.files.append(FileEntry(filename, file_url, hashes, requires_python, yanked,
+                                core_metadata, size))
 
 
 def _dict(value, what: str) -> dict:
@@ -257,19 +309,22 @@ def _str(value, what: str) -> str:
 def to_pep691_json(page: ProjectPage) -> str:
     """Render the page as PEP 691 JSON (api 1.0) with absolute http(s) URLs.
 
-    Both core-metadata spellings are written: micropip 0.9+ reads either.
+    Metadata is announced (as ``true``, in both spellings micropip 0.9+ reads)
+    only for files a mirror announced it for: micropip takes any value but
+    an absent key, even ``false``, for "available". Its hash stays with us: the
+    router checks the .metadata, and may answer from the verified wheel instead.
     """
     files = []
     for f in page.files:
         entry = {
             "filename": f.filename,
             "url": f.url,
-            "hashes": {"sha256": f.sha256} if f.sha256 else {},
+            "hashes": dict(f.hashes),
             "requires-python": f.requires_python,
             "yanked": f.yanked,
-            "core-metadata": f.core_metadata,
-            "data-dist-info-metadata": f.core_metadata,
         }
+        if f.core_metadata is not None:
+            entry["core-metadata"] = entry["data-dist-info-metadata"] = True
         if f.size is not None:
             entry["size"] = f.size
         files.append(entry)

@@ -15,6 +15,7 @@ from .adapters import Adapter, adapter_for
 from .errors import AllMirrorsFailed
 from .mirrors import Mirror
 from .normalize import PEP691_JSON, to_pep691_json
+from .select import for_this_python, without_yanked
 from .policy import Policy
 from .report import Record, Report
 from .router import Router
@@ -237,12 +238,16 @@ def _patched(original_string, original_bytes, original_add):
         if project is None:
             return await original_string(url, kwargs)
         resolving = _resolving.get()
+        requirement = resolving and resolving.requirement
         try:
-            page = await router.project_page(project, resolving and resolving.requirement)
+            page = await router.project_page(project, requirement)
         except AllMirrorsFailed as e:
             if resolving is not None:
                 resolving.error = e
             raise
+        page = for_this_python(page)
+        if _session is not None and not _session.adapter.honours_yanked:
+            page = without_yanked(page, requirement)
         return to_pep691_json(page), {"content-type": PEP691_JSON}
 
     async def fetch_bytes(url, kwargs):

@@ -11,8 +11,12 @@ from .errors import ConfigError
 class Policy:
     """Every knob of the fallback, with defaults meant for a hostile network.
 
-    timeout: seconds one index request may take before the next mirror is tried.
-    download_timeout: seconds one wheel or .metadata download may take.
+    timeout: seconds an index request may stay silent (before its answer
+        starts, or between two pieces of it) before the mirror counts as failed.
+        It measures silence, not size: a big page that keeps arriving is not cut.
+    download_timeout: the same silence limit for wheel and .metadata downloads.
+    page_cap, download_cap: seconds one index page / one file may take in all,
+        however steadily it arrives (a mirror trickling bytes forever fails).
     hedge_after: seconds to wait for a first answer before also asking the next
         mirror (the first valid answer wins, the other request is aborted);
         None waits for each mirror to succeed or fail in turn.
@@ -25,7 +29,9 @@ class Policy:
     """
 
     timeout: float = 5.0
-    download_timeout: float = 60.0
+    download_timeout: float = 30.0
+    page_cap: float = 120.0
+    download_cap: float = 900.0
     hedge_after: float | None = 1.0
     first_hedge_after: float | None = 0.25
     cooldown: float = 120.0
@@ -33,11 +39,12 @@ class Policy:
     require_hashes: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "download_timeout", "cooldown", "cache_ttl"):
+        for name in ("timeout", "download_timeout", "page_cap", "download_cap", "cooldown",
+                     "cache_ttl"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:
                 raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
-        if self.timeout == 0 or self.download_timeout == 0:
+        if 0 in (self.timeout, self.download_timeout, self.page_cap, self.download_cap):
             raise ConfigError("timeouts must be > 0")
         if self.hedge_after is not None and (
             not isinstance(self.hedge_after, int | float) or self.hedge_after <= 0

@@ -13,7 +13,8 @@ from .cache import AnswerCache
 from .errors import AllMirrorsFailed, AttemptFailed, InvalidAnswer
 from .health import Health
 from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
-from .normalize import FileEntry, ProjectPage, parse_answer
+from .normalize import FileEntry, ProjectPage, best_hash, parse_answer
+from .wheelcheck import InvalidFile, check_metadata, check_wheel, metadata_from_wheel
 from .policy import Policy
 from .race import NoneSucceeded, first_success, lost_race
 from .report import Attempt, Record, Report
@@ -29,6 +30,13 @@ MAX_KNOWN_FILES = 20_000
 
 class _NotFound(AttemptFailed):
     """A 404: the mirror lacks the project. Cached, but no mark against its health."""
+
+
+@dataclass
+class _Shared:
+    """A download several callers wait for; cancelled when the last one leaves."""
+    task: asyncio.Future
+    waiters: int = 0
 
 
 @dataclass
@@ -49,6 +57,7 @@ class Router:
         self.report = report if report is not None else Report()
         self._files: dict[str, _KnownFile] = {}
         self._answered: set[Mirror] = set()  # mirrors that gave a valid answer this session
+        self._inflight: dict[str, _Shared] = {}  # wheel URL -> its download under way
 
     def _hedge_for(self, order: list[Mirror]) -> float | None:
         """hedge_after once the first mirror in line has proved itself; until
@@ -145,7 +154,7 @@ class Router:
         return page, attempt
 
     async def _request(self, mirror, url: str, headers: dict, timeout: float,
-                       check, attempt: Attempt, answering=None):
+                       check, attempt: Attempt, answering=None, total: float | None = None):
         """One request to one mirror, its 200 answer passed through ``check``.
         Keeps the attempt's record and the mirror's health right whatever happens:
         a 404 only says the mirror lacks this; other failures, and staying silent
@@ -160,6 +169,7 @@ class Router:
 
         try:
             resp = await self.transport.fetch(url, headers=headers, timeout=timeout,
+                                              total=total or self.policy.page_cap,
                                               on_answer=on_answer)
             if resp.status == 404:
                 raise _NotFound("HTTP 404")
@@ -191,37 +201,85 @@ class Router:
 
     async def file_bytes(self, url: str) -> bytes | None:
         """The bytes of a wheel (or its .metadata) that an index answer of ours
-        listed, from the first mirror that serves them with the right sha256.
+        listed, from the first mirror that serves them with the right hash.
         None for URLs we did not hand out: those are micropip's own business."""
         is_metadata = url.endswith(_METADATA) and url[: -len(_METADATA)] in self._files
         known = self._files.get(url[: -len(_METADATA)] if is_metadata else url)
         if known is None:
             return None
-        name = known.entry.filename + (_METADATA if is_metadata else "")
+        if is_metadata:
+            return await self._metadata(known)
+        return await self._shared_wheel(known)
+
+    async def _shared_wheel(self, known: _KnownFile) -> bytes:
+        """One download per wheel however many ask at once: micropip downloads
+        a wheel while it reads the .metadata, which may need the same wheel."""
+        url = known.entry.url
+        shared = self._inflight.get(url)
+        if shared is None:
+            shared = self._inflight[url] = _Shared(asyncio.ensure_future(self._wheel(known)))
+            shared.task.add_done_callback(lambda _: self._inflight.pop(url, None))
+        shared.waiters += 1
+        try:
+            return await asyncio.shield(shared.task)
+        finally:
+            shared.waiters -= 1
+            if shared.waiters == 0 and not shared.task.done():
+                shared.task.cancel()  # nobody wants it any more
+
+    async def _wheel(self, known: _KnownFile) -> bytes:
+        record = Record("file", known.entry.filename)
+        self.report.append(record)
+        return await self._first_file(known, record, is_metadata=False)
+
+    async def _metadata(self, known: _KnownFile) -> bytes:
+        """The .metadata file, or when no mirror serves a valid one, the METADATA
+        inside the (verified) wheel: a missing .metadata never stops an install."""
+        name = known.entry.filename + _METADATA
         record = Record("file", name)
         self.report.append(record)
+        if known.entry.core_metadata is not None:
+            try:
+                return await self._first_file(known, record, is_metadata=True)
+            except AllMirrorsFailed:
+                pass  # recorded; read it from the wheel
+        fallback = record.attempt("wheel", known.entry.url)
+        try:
+            data = metadata_from_wheel(await self._shared_wheel(known), known.entry.filename)
+        except (AllMirrorsFailed, AttemptFailed, InvalidFile) as e:
+            fallback.finish("failed", f"no .metadata, and the wheel failed too: {_first_line(e)}")
+            record.finish(None)
+            raise AllMirrorsFailed(
+                f"file {name!r}", [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
+        fallback.finish("ok", "METADATA read from the verified wheel")
+        record.finish("wheel")
+        return data
+
+    async def _first_file(self, known: _KnownFile, record: Record, is_metadata: bool) -> bytes:
         order = self.health.order([known.mirror] + [m for m in self.mirrors if m != known.mirror])
 
         async def attempt(mirror: Mirror, answering) -> bytes:
             file_url, listed_here = await self._locate(mirror, known, record)
-            sha256 = self._expected_sha256(known, is_metadata, listed_here)
+            expected = self._expected_hash(known, is_metadata, listed_here)
             if is_metadata:
                 file_url += _METADATA
-            return await self._download(mirror, file_url, sha256, record, answering,
-                                        is_wheel=not is_metadata)
+            return await self._download(mirror, file_url, expected, known.entry.filename,
+                                        record, answering, is_metadata)
 
         try:
             mirror, data = await first_success(order, attempt, self._hedge_for(order))
         except NoneSucceeded:
-            record.finish(None)
+            if not is_metadata:
+                record.finish(None)
             raise AllMirrorsFailed(
-                f"file {name!r}", [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
+                f"file {record.target!r}",
+                [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
         record.finish(mirror.name)
         return data
 
     async def _locate(self, mirror: Mirror, known: _KnownFile, record: Record):
-        """This mirror's URL for the file, and its own entry for it when we
-        had to read its index to find it (else None)."""
+        """This mirror's URL for the file, and its own entry for the file when
+        its index had to be read to find it (else None)."""
         entry = known.entry
         if mirror == known.mirror:
             return entry.url, None
@@ -236,43 +294,50 @@ class Router:
             raise AttemptFailed(f"does not list {entry.filename}")
         return other.url, other
 
-    def _expected_sha256(self, known: _KnownFile, is_metadata: bool,
-                         listed_here: FileEntry | None = None) -> str | None:
-        """The one rule for the hash a download must match, whichever mirror
-        serves it: the one the page that listed the file gives, else the one
-        another mirror's listing of the same file name gives (its answer we
-        hold: the page read to find the file there, or any cached page)."""
-        def sha_of(entry: FileEntry) -> str | None:
+    def _expected_hash(self, known: _KnownFile, is_metadata: bool,
+                       listed_here: FileEntry | None = None) -> tuple[str, str] | None:
+        """The hash rule, on every path (a wheel or its .metadata, whichever
+        mirror serves it): the (algorithm, digest) of the page that listed the
+        file to micropip, else one from another mirror's listing of the same
+        file name (the page read to find it there, or any cached page)."""
+        def hash_of(entry: FileEntry | None) -> tuple[str, str] | None:
+            if entry is None:
+                return None
             if not is_metadata:
-                return entry.sha256
+                return entry.best_hash
             meta = entry.core_metadata
-            return meta.get("sha256") if isinstance(meta, dict) else None
+            return best_hash(meta) if isinstance(meta, dict) else None
 
-        found = sha_of(known.entry)
-        if found:
-            return found
-        others = [listed_here] if listed_here is not None else []
+        listings = [known.entry, listed_here]
         for mirror in self.mirrors:
             page = self.cache.get(mirror, known.project)
             if isinstance(page, ProjectPage):
-                others.append(page.find(known.entry.filename))
-        return next((sha for sha in map(sha_of, filter(None, others)) if sha), None)
+                listings.append(page.find(known.entry.filename))
+        return next(filter(None, map(hash_of, listings)), None)
 
-    async def _download(self, mirror, url, sha256, record, answering, is_wheel):
-        """One download, hash-checked. A .metadata file without a hash is not
-        flagged: it only steers resolution, and every wheel is checked itself."""
+    async def _download(self, mirror, url, expected, filename, record, answering, is_metadata):
+        """One download, checked: against its hash when one is known, else it
+        must at least be what it claims (a wheel of that name and version).
+        Core metadata must always name the wheel's project and version."""
         attempt = record.attempt(mirror.name, url)
 
         def verify(resp: Response) -> bytes:
-            if sha256:
-                return check_sha256(resp.body, sha256, "index")
-            if is_wheel and self.policy.require_hashes:
-                raise AttemptFailed("no mirror gives a sha256 for it (require_hashes)")
+            if expected:
+                check_hash(resp.body, expected, "index")
+            elif not is_metadata and self.policy.require_hashes:
+                raise AttemptFailed("no mirror gives a hash for it (require_hashes)")
+            try:
+                if is_metadata:  # cheap, and a listing can vouch for the wrong file
+                    check_metadata(resp.body, filename)
+                elif not expected:
+                    check_wheel(resp.body, filename)
+            except InvalidFile as e:
+                raise AttemptFailed(f"{'invalid' if expected else 'unverified and invalid'}: {e}") from None
             return resp.body
 
         body = await self._request(mirror, url, {}, self.policy.download_timeout, verify,
-                                   attempt, answering)
-        attempt.finish("ok", "unverified: no sha256 known" if is_wheel and not sha256 else "")
+                                   attempt, answering, total=self.policy.download_cap)
+        attempt.finish("ok", "unverified: no hash known" if not expected else "")
         return body
 
 
@@ -307,10 +372,20 @@ def json_depth(body: bytes) -> int:
 
 def check_sha256(body: bytes, expected: str, source: str) -> bytes:
     """The body, if its sha256 is the one ``source`` (index, lockfile) gave."""
-    digest = hashlib.sha256(body).hexdigest()
-    if digest != expected.lower():
-        raise AttemptFailed(f"sha256 mismatch: got {digest[:12]}…, {source} says {expected[:12]}…")
+    return check_hash(body, ("sha256", expected), source)
+
+
+def check_hash(body: bytes, expected: tuple[str, str], source: str) -> bytes:
+    """The body, if its hash is the (algorithm, digest) ``source`` gave."""
+    algorithm, want = expected
+    digest = hashlib.new(algorithm, body).hexdigest()
+    if digest != want.lower():
+        raise AttemptFailed(f"{algorithm} mismatch: got {digest[:12]}…, {source} says {want[:12]}…")
     return body
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
 
 
 def _offers(page: ProjectPage, requirement) -> bool:

@@ -18,7 +18,7 @@ class Scripted:
         self.asked: list[str] = []
         self.cancelled: list[str] = []
 
-    async def fetch(self, url, *, headers, timeout, on_answer=None):
+    async def fetch(self, url, *, headers, timeout, total=None, on_answer=None):
         self.asked.append(url)
         answer = self.routes.get(url, Response(url, 404, {}, b"not found"))
         delay = 0.0
@@ -45,13 +45,14 @@ def page(url, body, ctype="application/vnd.pypi.simple.v1+json", status=200):
     return Response(url, status, {"content-type": ctype}, body)
 
 
-def wheel(name="demo_pkg", version="2.0.0", genuine=True) -> bytes:
-    """A minimal valid wheel micropip can read the metadata of."""
+def wheel(name="demo_pkg", version="2.0.0", genuine=True, metadata=None) -> bytes:
+    """A minimal valid wheel micropip can read the metadata of (``metadata``:
+    the METADATA text, by default name and version only)."""
     buf = io.BytesIO()
     dist = f"{name}-{version}.dist-info"
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(f"{name}/__init__.py", f"GENUINE = {genuine}\n")
-        zf.writestr(f"{dist}/METADATA",
+        zf.writestr(f"{dist}/METADATA", metadata or
                     f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n")
         zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         zf.writestr(f"{dist}/RECORD", "")

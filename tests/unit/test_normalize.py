@@ -104,3 +104,43 @@ def test_output_is_pep691_json_with_absolute_urls():
     assert out["meta"]["api-version"] == "1.0" and out["name"] == "demo-pkg"
     for f in out["files"]:
         assert f["url"].startswith("https://") and isinstance(f["hashes"], dict)
+
+
+def test_base_href_percent_encoding_and_escaped_attributes():
+    """Aliyun/Tencent-like HTML: <base href>, %2B and %21 in URLs, &gt; in attributes."""
+    md5 = "0123456789abcdef0123456789abcdef"
+    body = (b'<html><head><base href="https://cdn.example/pkgs/"/></head><body>'
+            b'<a href="local/demo_pkg-1.0%2Bcpu-py3-none-any.whl#md5=' + md5.encode() + b'"'
+            b' data-requires-python="&gt;=3.8">demo_pkg-1.0+cpu-py3-none-any.whl</a>'
+            b'<a href="demo_pkg-1%212.0-py3-none-any.whl"></a></body></html>')
+    page = parse_answer(body, "text/html", BASE, "demo-pkg")
+    local, epoch = page.files
+    assert local.url == "https://cdn.example/pkgs/local/demo_pkg-1.0%2Bcpu-py3-none-any.whl"
+    assert local.hashes == {"md5": md5} and local.best_hash == ("md5", md5)
+    assert local.requires_python == ">=3.8"
+    assert epoch.filename == "demo_pkg-1!2.0-py3-none-any.whl"  # from the URL, decoded
+    assert epoch.url == "https://cdn.example/pkgs/demo_pkg-1%212.0-py3-none-any.whl"
+    assert epoch.hashes == {}
+
+
+def test_fragment_hash_in_pep691_json_is_the_hash_and_leaves_the_url():
+    sha = "ab" * 32
+    body = json.dumps({"name": "demo-pkg", "files": [
+        {"filename": "demo_pkg-1.0-py3-none-any.whl", "hashes": {},
+         "url": f"https://f.example/demo_pkg-1.0-py3-none-any.whl#sha256={sha}"}]}).encode()
+    (entry,) = parse_answer(body, PEP691_JSON, BASE, "demo-pkg").files
+    assert entry.url == "https://f.example/demo_pkg-1.0-py3-none-any.whl" and entry.sha256 == sha
+    out = json.loads(to_pep691_json(parse_answer(body, PEP691_JSON, BASE, "demo-pkg")))
+    assert out["files"][0]["url"] == entry.url and out["files"][0]["hashes"] == {"sha256": sha}
+
+
+@pytest.mark.parametrize("flag,announced", [("absent", False), (False, False), (None, False),
+                                            (True, True), ({"sha256": "cd" * 32}, True)])
+def test_metadata_is_announced_only_when_the_mirror_announces_it(flag, announced):
+    entry = {"filename": "demo_pkg-1.0-py3-none-any.whl", "url": "https://f.example/x.whl",
+             "hashes": {}}
+    if flag != "absent":
+        entry["core-metadata"] = entry["data-dist-info-metadata"] = flag
+    body = json.dumps({"name": "demo-pkg", "files": [entry]}).encode()
+    (out,) = json.loads(to_pep691_json(parse_answer(body, PEP691_JSON, BASE, "demo-pkg")))["files"]
+    assert ("core-metadata" in out) is announced and ("data-dist-info-metadata" in out) is announced

@@ -127,7 +127,7 @@ class AnyProject:
     def __init__(self):
         self.calls = 0
 
-    async def fetch(self, url, *, headers, timeout, on_answer=None):
+    async def fetch(self, url, *, headers, timeout, total=None, on_answer=None):
         self.calls += 1
         name = url.rstrip("/").rsplit("/", 1)[-1].encode()
         body = self.PAGE.replace(b"NAME_U", name.replace(b"-", b"_")).replace(b"NAME", name)
@@ -237,10 +237,12 @@ def test_urllib_transport_is_safe_across_threads_and_answers_on_the_loop(local_s
 # -- one rule for the expected hash -----------------------------------------------------
 
 
-def listing(mirror, filename, url, sha256=None, metadata_sha=None):
+def listing(mirror, filename, url, sha256=None, metadata=False):
+    """A PEP 691 page of one file; ``metadata``: its .metadata announced, with
+    this sha256 (a str) or without a hash (True)."""
     entry = {"filename": filename, "url": url, "hashes": {"sha256": sha256} if sha256 else {}}
-    if metadata_sha:
-        entry["core-metadata"] = {"sha256": metadata_sha}
+    if metadata:
+        entry["core-metadata"] = {"sha256": metadata} if isinstance(metadata, str) else True
     return page(mirror.project_url("demo-pkg"),
                 json.dumps({"name": "demo-pkg", "files": [entry]}).encode())
 
@@ -249,9 +251,10 @@ def listing(mirror, filename, url, sha256=None, metadata_sha=None):
 def test_a_hash_missing_from_the_listing_page_comes_from_another_mirrors_listing(kind):
     """A lists the file without a hash and serves tampered bytes; B's listing
     of the same file name has the hash: A's bytes are refused, B's used."""
-    meta_good, meta_bad = b"Metadata-Version: 2.1\nName: demo-pkg\n", b"Name: evil\n"
+    meta_good = b"Metadata-Version: 2.1\nName: demo-pkg\nVersion: 2.0.0\n"
+    meta_bad = meta_good + b"Requires-Dist: evil\n"  # well formed: only the hash tells
     url_a, url_b = "https://a.example/f/" + WHL, "https://b.example/g/" + WHL
-    t = Scripted({A.project_url("demo-pkg"): listing(A, WHL, url_a),
+    t = Scripted({A.project_url("demo-pkg"): listing(A, WHL, url_a, metadata=True),
                   B.project_url("demo-pkg"): listing(B, WHL, url_b, sha(GOOD), sha(meta_good)),
                   url_a: BAD, url_b: GOOD,
                   url_a + ".metadata": meta_bad, url_b + ".metadata": meta_good})

@@ -158,7 +158,7 @@ def test_missing_hash_is_taken_from_another_mirror_or_refused_when_required():
     r = router(t)
     run(r.project_page("demo-pkg"))
     assert run(r.file_bytes(url_a)) == GOOD
-    assert r.report[-1].attempts[-1].reason == "unverified: no sha256 known"
+    assert r.report[-1].attempts[-1].reason == "unverified: no hash known"
     strict = router(t, require_hashes=True)
     run(strict.project_page("demo-pkg"))
     with pytest.raises(AllMirrorsFailed, match="require_hashes"):
