@@ -65,7 +65,7 @@ TARGETS = {"S1": 1.05, "S2": 1.3, "S3": 1.3, "S4": 1.3, "S5": 1.3}
 def build_wheel(project: Path = ROOT) -> Path:
     """``pip wheel --no-deps`` of the project, from a copy (no build/ litter in
     the work tree), cached by the hash of its sources."""
-    sources = sorted((project / "src").rglob("*.py")) + [project / "pyproject.toml"]
+    sources = sorted((project / "src").rglob("*.py")) + [project / "pyproject.toml", project / "LICENSE"]
     key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     out = CACHE / "bench" / f"wheel-{key}"
     found = list(out.glob("*.whl"))
@@ -75,6 +75,7 @@ def build_wheel(project: Path = ROOT) -> Path:
         copy = Path(tmp) / "project"
         shutil.copytree(project / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         shutil.copy(project / "pyproject.toml", copy)
+        shutil.copy(project / "LICENSE", copy)  # pyproject's license-files
         readme = project / "README.md"
         (copy / "README.md").write_text(readme.read_text() if readme.exists() else "micropip-mirror\n")
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(copy), "-w", tmp],

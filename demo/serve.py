@@ -54,17 +54,35 @@ def log(msg: str) -> None:
 
 # --- first use: a venv with the index servers -----------------------------------------------
 
+@functools.cache
+def base_python() -> tuple[str, str]:
+    """(executable, sys.version) the venv is made from: this Python if it is >= 3.12, else
+    a python3.13/3.12 found on PATH or in ~/.pyenv, else this one.  Why: staging Pyodide
+    writes its lockfile with pyodide-lock, which needs 3.12 (Debian 12's python3 is 3.11)."""
+    if sys.version_info >= (3, 12):
+        return sys.executable, sys.version
+    for v in ("3.13", "3.12"):
+        for exe in [*sorted(Path.home().glob(f".pyenv/versions/{v}.*/bin/python{v}")), shutil.which(f"python{v}")]:
+            if exe:
+                done = subprocess.run([str(exe), "-c", "import sys, venv; print(sys.version)"],
+                                      capture_output=True, text=True)
+                if done.returncode == 0:
+                    return str(exe), done.stdout.strip()
+    return sys.executable, sys.version
+
+
 def venv_dir() -> Path:
     """Keyed by demo/requirements.txt and the exact Python, like tests/run's venvs."""
-    key = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:12]
-    return CACHE / "venvs" / f"demo-py{sys.version_info[0]}{sys.version_info[1]}-{key}"
+    version = base_python()[1]
+    key = hashlib.sha256(REQUIREMENTS.read_bytes() + version.encode()).hexdigest()[:12]
+    return CACHE / "venvs" / f"demo-py{''.join(version.split('.')[:2])}-{key}"
 
 
 def ensure_venv_module() -> None:
     """Debian's python3 lacks ensurepip until python3-venv is installed: install it (apt)."""
-    if subprocess.run([sys.executable, "-c", "import ensurepip, venv"], capture_output=True).returncode == 0:
+    if subprocess.run([base_python()[0], "-c", "import ensurepip, venv"], capture_output=True).returncode == 0:
         return
-    package = f"python3.{sys.version_info[1]}-venv"
+    package = f"python3.{base_python()[1].split('.')[1]}-venv"
     if not shutil.which("apt-get"):
         sys.exit(f"[demo] this python3 cannot create venvs; install {package} (or python3-venv) first")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
@@ -83,7 +101,7 @@ def ensure_venv() -> Path:
         if not (venv / ".complete").exists():
             log(f"first use: creating {venv} (index servers from PyPI)")
             ensure_venv_module()
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run([base_python()[0], "-m", "venv", "--clear", str(venv)], check=True)
             done = subprocess.run(
                 [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

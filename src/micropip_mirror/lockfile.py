@@ -20,6 +20,7 @@ packages from its local cache directory, not through fetch.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import AllMirrorsFailed, ConfigError
@@ -48,6 +49,24 @@ def parse_bases(value) -> list[str]:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise ConfigError(f"a dist base must be an http(s) URL, got {url!r}")
     return [_slash(u) for u in value]
+
+
+def mirror_bases(mirrors, pyodide_version: str | None) -> list[str]:
+    """Distribution bases the configured mirrors serve for the running Pyodide
+    (a Cloudflare mirror's ``/pyodide/v<version>/full/``): tried after the
+    base Pyodide was loaded from, before ``dist_bases``."""
+    if not pyodide_version:
+        return []
+    return [b for b in (m.dist_base(pyodide_version) for m in mirrors) if b]
+
+
+def running_version() -> str | None:
+    """The running Pyodide's version (``pyodide.version`` in JS), in a browser."""
+    try:
+        import pyodide_js
+    except ImportError:
+        return None
+    return str(pyodide_js.version)
 
 
 def candidate_bases(native: str | None, configured: list[str]) -> list[str]:
@@ -159,10 +178,10 @@ class _Served:
     loadPackage calls sharing a dependency do not take its bytes from each other.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.files: dict[str, list] = {}  # url -> [calls needing it, JS Uint8Array]
-        self.original = None  # the fetch we pass everything else to
-        self.wrapper = None  # made once, never destroyed: a saved reference stays valid
+        self.original: Any = None  # the fetch we pass everything else to
+        self.wrapper: Any = None  # made once, never destroyed: a saved reference stays valid
         self.installed = False  # our wrapper is in the page's fetch chain
 
     def fetch(self, resource, *rest):
@@ -285,5 +304,5 @@ def wrap_load_package(original, fetcher_now):
         finally:
             _SERVED.remove(files)
 
-    loadPackage.__wrapped__ = original
+    loadPackage.__wrapped__ = original  # type: ignore[attr-defined]
     return loadPackage

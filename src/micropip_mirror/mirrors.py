@@ -31,11 +31,14 @@ class Mirror:
 
     ``index_url`` means what it means in micropip's ``index_urls``: a simple
     index root (``https://host/simple``) or a URL with ``{package_name}``.
+    ``pyodide_url``: where it serves the Pyodide distribution, as
+    ``<pyodide_url>v<version>/full/<file>`` (the Worker's ``/pyodide/``).
     """
 
     index_url: str
     files_url: str | None = None
-    name: str | None = None
+    name: str = ""  # "" (or None): the index host
+    pyodide_url: str | None = None
     _pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +46,9 @@ class Mirror:
         if self.files_url is not None:
             _check_http(self.files_url, "files_url")
             object.__setattr__(self, "files_url", self.files_url.rstrip("/"))
+        if self.pyodide_url is not None:
+            _check_http(self.pyodide_url, "pyodide_url")
+            object.__setattr__(self, "pyodide_url", self.pyodide_url.rstrip("/") + "/")
         if PLACEHOLDER not in self.index_url:
             object.__setattr__(self, "index_url", self.index_url.rstrip("/"))
         if not self.name:
@@ -51,9 +57,15 @@ class Mirror:
 
     @classmethod
     def cloudflare(cls, origin: str, name: str = "cloudflare") -> Mirror:
-        """The Worker in worker/: pages under /pypi/simple, files under /files."""
+        """The Worker in worker/: pages under /pypi/simple, files under /files,
+        the Pyodide distribution under /pyodide/v<version>/full/."""
         origin = _check_http(origin, "origin").rstrip("/")
-        return cls(f"{origin}/pypi/simple", files_url=f"{origin}/files", name=name)
+        return cls(f"{origin}/pypi/simple", files_url=f"{origin}/files", name=name,
+                   pyodide_url=f"{origin}/pyodide/")
+
+    def dist_base(self, pyodide_version: str) -> str | None:
+        """This mirror's folder of Pyodide ``pyodide_version``'s distribution, if it has one."""
+        return f"{self.pyodide_url}v{pyodide_version}/full/" if self.pyodide_url else None
 
     @classmethod
     def coerce(cls, value: Mirror | str) -> Mirror:

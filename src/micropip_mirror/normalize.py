@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -100,7 +101,7 @@ def parse_answer(body: bytes, content_type: str, url: str, project: str) -> Proj
 def _from_json(text: str, url: str, project: str) -> ProjectPage:
     try:
         data = json.loads(text)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise InvalidAnswer(f"unparsable JSON ({e.msg} at char {e.pos})") from None
     if not isinstance(data, dict):
         raise InvalidAnswer("JSON answer is not an object")
@@ -314,9 +315,9 @@ def to_pep691_json(page: ProjectPage) -> str:
     an absent key, even ``false``, for "available". Its hash stays with us: the
     router checks the .metadata, and may answer from the verified wheel instead.
     """
-    files = []
+    files: list[dict[str, Any]] = []
     for f in page.files:
-        entry = {
+        entry: dict[str, Any] = {
             "filename": f.filename,
             "url": f.url,
             "hashes": dict(f.hashes),

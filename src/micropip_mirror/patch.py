@@ -103,7 +103,8 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     require_hashes).
     ``dist_bases``: extra URLs of Pyodide distribution folders (a self-hosted
     copy of ``.../pyodide/vX/full/``) to fetch Pyodide's own packages from when
-    the base Pyodide was loaded from (and jsDelivr's other hosts) fail.
+    the base Pyodide was loaded from (and jsDelivr's other hosts) fail. A
+    Cloudflare mirror's ``/pyodide/v<running version>/full/`` comes first.
     ``mirrors="auto"`` (or MICROPIP_MIRROR_URLS=auto): probe the catalogue (or ``catalogue=[...]``) and the
     configured mirrors from here, use the usable ones fastest first, and
     remember the choice (localStorage in a browser) for the next page load;
@@ -126,8 +127,10 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     probing = None
     if candidates is not None and remembered is None:
         probing = _Probing(_probe_for(router, candidates, probe_settings or probe.ProbeSettings()))
-    dist = lockfile.DistFetcher(lockfile.parse_bases(dist_bases), router) \
-        if config.in_browser() else None
+    dist = None
+    if config.in_browser():
+        served = lockfile.mirror_bases(chosen, lockfile.running_version())
+        dist = lockfile.DistFetcher(served + lockfile.parse_bases(dist_bases), router)
     routing = _Routing(router, dist, probing)
     if _session is not None:
         _session.routing = routing
@@ -240,6 +243,7 @@ def _patched(original_string, original_bytes, original_add):
         resolving = _resolving.get()
         requirement = resolving and resolving.requirement
         try:
+            assert router is not None  # project is None without a router
             page = await router.project_page(project, requirement)
         except AllMirrorsFailed as e:
             if resolving is not None:

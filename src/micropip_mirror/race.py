@@ -74,7 +74,7 @@ async def first_success(
                     _losers.update(running)
                     return candidate, task.result()
                 else:
-                    failures.append((candidate, task.exception()))
+                    failures.append((candidate, task.exception() or RuntimeError("no exception")))
             if not running and queue:
                 launch()
         raise NoneSucceeded(failures)

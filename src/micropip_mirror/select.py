@@ -14,7 +14,7 @@ def _specifier_set():
     try:
         from micropip._vendored.packaging.src.packaging.specifiers import SpecifierSet
     except ImportError:
-        from packaging.specifiers import SpecifierSet
+        from packaging.specifiers import SpecifierSet  # type: ignore[assignment]  # the same class
     return SpecifierSet
 
 

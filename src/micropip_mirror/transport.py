@@ -88,7 +88,7 @@ async def _read_body(resp, stall: float) -> bytes:
     if stream is None or not hasattr(stream, "getReader"):
         return (await _within(resp.arrayBuffer(), stall, "body stalled")).to_bytes()
     reader = stream.getReader()
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         piece = await _within(reader.read(), stall, "body stalled")
         if piece.done:

@@ -16,22 +16,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import static_server
+from tests.support.browser import load_wheel_into_page, static_server
 from tests.support.fleet import Fleet
+from tests.support.matrix import ALONE_CAP, MIRROR_CAP
 from tests.support.worker_mirror import worker_mirror
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Modules whose cases are about what a browser enforces (CORS): Node.js has no
 # CORS, so their Node items are deselected (not skipped: they do not exist there).
-BROWSER_ONLY = ("test_matrix.py", "test_lockfile_and_auto.py", "test_robustness.py")
+BROWSER_ONLY = ("test_matrix.py", "test_differential.py", "test_lockfile_and_auto.py",
+                "test_robustness.py")
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "core: run on every supported Pyodide release (tests/run): the harness, "
         "test_core, lockfile/auto, the CSP page, the machinery's own faults (test_robustness), "
-        "and the matrix's dead mirror, no CORS, tampered wheel, file-host fallback")
+        "the matrix's dead mirror, no CORS, tampered wheel, file-host fallback, and the "
+        "differential matrix's representative index shapes")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -61,6 +64,18 @@ def cloudflare(fleet):
     with worker_mirror(fleet.origin("upstream-nocors")) as mirror:
         fleet.register("cloudflare", mirror.index_url)
         yield mirror
+
+
+@pytest.fixture(scope="module")
+def matrix_page(selenium_module_scope, micropip_mirror_wheel):
+    """One Chromium page per matrix module, micropip and micropip_mirror loaded, the script
+    timeout long enough for both installs of a case; ``.micropip_version`` set."""
+    page = selenium_module_scope
+    page.load_package("micropip")
+    load_wheel_into_page(page, micropip_mirror_wheel)
+    page.set_script_timeout(MIRROR_CAP + ALONE_CAP + 60)
+    page.micropip_version = page.run("import micropip\nmicropip.__version__")
+    return page
 
 
 @pytest.fixture(scope="session")

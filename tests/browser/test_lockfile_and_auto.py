@@ -238,7 +238,7 @@ def test_auto_orders_usable_mirrors_by_latency_and_remembers_across_reload(
     (record,) = first["probes"]
     reasons = {a["mirror"]: a for a in record["attempts"]}
     assert "CORS" in reasons["nocors"]["reason"] and "CORS" in reasons["refused"]["reason"]
-    assert reasons["blackhole"]["reason"] == "timeout after 1 s"
+    assert reasons["blackhole"]["reason"].startswith("timeout after 1 s")
     assert {n for n, _ in log} == {"fast", "slow", "nocors"}  # each asked once
     assert len(log) == 3
     stored = first["stored"]

@@ -19,26 +19,19 @@ import json
 import pytest
 
 from tests.support import fixes_table, matrix
-from tests.support.browser import load_wheel_into_page
 from tests.support.projects import LEAVES
-from tests.support.matrix import ALONE_CAP, MIRROR_CAP, MIRROR_OPTIONS, TREE, Case, module_name
+from tests.support.matrix import TREE, Case, module_name
 from tests.support.worker_mirror import worker_mirror
 
 RESULTS: dict[str, dict] = {}
 
 
 @pytest.fixture(scope="module")
-def page(selenium_module_scope, micropip_mirror_wheel, pyodide_version):
-    """One Chromium page for the module, micropip and micropip_mirror loaded; writes the table
-    when the module ends."""
-    page = selenium_module_scope
-    page.load_package("micropip")
-    load_wheel_into_page(page, micropip_mirror_wheel)
-    page.set_script_timeout(MIRROR_CAP + ALONE_CAP + 60)
-    micropip_version = page.run("import micropip\nmicropip.__version__")
-    yield page
+def page(matrix_page, pyodide_version):
+    """The module's page (conftest.matrix_page); writes the table when the module ends."""
+    yield matrix_page
     if RESULTS:
-        path = matrix.write_table(RESULTS, pyodide_version, micropip_version)
+        path = matrix.write_table(RESULTS, pyodide_version, matrix_page.micropip_version)
         print(f"\nfault matrix table: {path}")
         if path == matrix.TABLE_PATH and fixes_table.wanted():
             fixes_table.update_readme(path)
@@ -52,33 +45,18 @@ def dead_files_worker(fleet):
         yield mirror
 
 
-def cf(worker, name="cloudflare") -> dict:
-    return {"index_url": worker.index_url, "files_url": worker.files_url, "name": name}
-
-
-def observe(page, mode, requirement, *, mirrors=(), index_urls=(), modules=()) -> dict:
-    cap = MIRROR_CAP if mode == "mirror" else ALONE_CAP
-    code = matrix.page_call(mode, requirement, mirrors=mirrors, index_urls=index_urls,
-                            options=MIRROR_OPTIONS, cap=cap, modules=modules)
-    obs = json.loads(page.run_async(code))
-    obs["cap"] = cap
-    return obs
-
-
 def run_both(page, case: Case, requirement, mirrors, modules) -> tuple[dict, dict]:
     """Plain micropip with the mirrors' index URLs, then micropip-mirror with the mirrors."""
-    alone = observe(page, "alone", requirement, index_urls=[m["index_url"] for m in mirrors],
-                    modules=modules)
-    mirror = observe(page, "mirror", requirement, mirrors=mirrors, modules=modules)
+    alone = matrix.observe(page, "alone", requirement, index_urls=[m["index_url"] for m in mirrors],
+                           modules=modules)
+    mirror = matrix.observe(page, "mirror", requirement, mirrors=mirrors, modules=modules)
     RESULTS[case.name] = {"alone": alone, "mirror": mirror}
     return alone, mirror
 
 
 def assert_installed(obs: dict, versions: dict):
     assert obs["result"] == "ok", f"{obs['result']}: {obs['error']}\n{json.dumps(obs['records'], indent=1)}"
-    got = {name: obs["imported"][module_name(name)] for name in versions}
-    assert {n: v["version"] for n, v in got.items()} == versions
-    assert all(v["genuine"] for v in got.values()), got
+    assert not matrix.wrong_install(obs, versions), (matrix.wrong_install(obs, versions), obs["imported"])
 
 
 def assert_named(obs: dict, case: Case, mirror: str):
@@ -101,7 +79,7 @@ def _param(case: Case):
 
 @pytest.mark.parametrize("case", [_param(c) for c in matrix.FAULTS])
 def test_fault_first(page, fleet, cloudflare, case):
-    mirrors = [{"index_url": fleet.url(case.name), "name": case.name}, cf(cloudflare)]
+    mirrors = [{"index_url": fleet.url(case.name), "name": case.name}, matrix.cf(cloudflare)]
     _, obs = run_both(page, case, "mm-app>=2", mirrors, [module_name(n) for n in TREE])
     assert_installed(obs, case.versions)
     assert_named(obs, case, case.name)
@@ -112,7 +90,7 @@ def test_fault_first(page, fleet, cloudflare, case):
 @pytest.mark.core
 def test_file_host_dead_downloads_fall_back(page, fleet, cloudflare, dead_files_worker):
     case = matrix.FILE_HOST_DEAD
-    mirrors = [cf(dead_files_worker, "dead-files"), cf(cloudflare)]
+    mirrors = [matrix.cf(dead_files_worker, "dead-files"), matrix.cf(cloudflare)]
     _, obs = run_both(page, case, "mm-app>=2", mirrors, [module_name(n) for n in TREE])
     assert_installed(obs, case.versions)
     index = [r for r in obs["records"] if r["kind"] == "index"]
@@ -158,8 +136,8 @@ restored = [a is b for a, b in zip(before, points())]
 [any(changed), all(restored)]
 """)
     assert same == [True, True]
-    obs = observe(page, "alone", "mm-app>=2", index_urls=[cloudflare.index_url],
-                  modules=[module_name(n) for n in TREE])
+    obs = matrix.observe(page, "alone", "mm-app>=2", index_urls=[cloudflare.index_url],
+                         modules=[module_name(n) for n in TREE])
     assert_installed(obs, matrix.ALL_NEW)
     assert obs["records"] == []
 
@@ -170,7 +148,7 @@ def test_large_installs_through_the_worker(page, cloudflare, case):
         projects = {"mm-wide": "2.0.0", **{leaf: "1.1.0" for leaf in LEAVES}}
     else:
         projects = {"mm-big": "2.0.0"}
-    _, obs = run_both(page, case, case.name, [cf(cloudflare)], [module_name(n) for n in projects])
+    _, obs = run_both(page, case, case.name, [matrix.cf(cloudflare)], [module_name(n) for n in projects])
     assert_installed(obs, projects)
     wheels = [r for r in obs["records"] if r["kind"] == "file" and r["target"].endswith(".whl")]
     assert len(wheels) == len(projects) and all(r["served_by"] == "cloudflare" for r in wheels)

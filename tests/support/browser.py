@@ -61,10 +61,13 @@ def package_wheel(dest: Path, package_dir: Path, version: str) -> Path:
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     cors = True
+    extra_headers: dict = {}
 
     def end_headers(self):
         if self.cors:
             self.send_header("Access-Control-Allow-Origin", "*")
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, *args):
@@ -72,12 +75,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def static_server(directory: Path, cors: bool = True):
+def static_server(directory: Path, cors: bool = True, headers: dict | None = None):
     """Serve `directory` on a free 127.0.0.1 port; yields the base URL.
 
-    A separate port is a separate origin, so the browser enforces CORS.
+    A separate port is a separate origin, so the browser enforces CORS. `headers` go on every
+    answer (e.g. COOP/COEP, to make a page cross-origin isolated).
     """
-    handler = functools.partial(type("Handler", (_Handler,), {"cors": cors}), directory=str(directory))
+    attrs = {"cors": cors, "extra_headers": dict(headers or {})}
+    handler = functools.partial(type("Handler", (_Handler,), attrs), directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

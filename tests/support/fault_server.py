@@ -10,8 +10,9 @@ index (simple-repository-server, URLs of the form ``<origin>/simple/<name>/``
 and ``<origin>/resources/<name>/<file>``).
 
 Run as a script: ``python fault_server.py CONFIG_JSON`` where the config is
-``{"upstream": ORIGIN, "tampered_dir": DIR, "slow_seconds": 3,
-"proxies": {name: {"upstream": ORIGIN, "cors": bool}}}``.  It prints one JSON
+``{"upstream": ORIGIN, "tampered_dir": DIR, "slow_seconds": 3, "stall_seconds": 6,
+"proxies": {name: {"upstream": ORIGIN, "cors": bool}}, "shape_dirs": [DIR, ...]}``
+(``shape_dirs``: the project folders the shaped_index.py servers render).  It prints one JSON
 line ``{"control": PORT, "ports": {name: PORT}}`` once every port is bound, and
 exits when its stdin closes (so it never outlives the test run) or on SIGTERM.
 """
@@ -32,8 +33,10 @@ from urllib.parse import urlsplit
 
 if __package__:
     from .cors_proxy import BaseHandler, ProxyHandler, Server, cors_proxy_handler, start_server
+    from .shaped_index import start_shaped_servers
 else:  # run as a script
     from cors_proxy import BaseHandler, ProxyHandler, Server, cors_proxy_handler, start_server
+    from shaped_index import start_shaped_servers
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 CAPTIVE_PAGE = (
@@ -58,6 +61,7 @@ MODES = [
     "tampered",
     "redirect-loop",
     "slow",
+    "stall",
     "no-cors",
 ]
 
@@ -180,6 +184,28 @@ class CutConnectionHandler(IndexJsonProxy):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        return status, headers, None
+
+
+class StallHandler(IndexJsonProxy):
+    """Answers at once with the full Content-Length and half the page, then stays silent for
+    ``stall_seconds`` before sending the rest: a mirror whose answer stops arriving."""
+
+    stall_seconds = 6.0
+
+    def rewrite(self, path, status, headers, body):
+        self.send_response(status)
+        for key, value in headers:
+            if key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command == "HEAD":
+            return status, headers, None
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        time.sleep(self.stall_seconds)
+        self.wfile.write(body[len(body) // 2:])
         return status, headers, None
 
 
@@ -350,6 +376,7 @@ def mode_handler(mode: str, config: dict):
         "tampered": lambda: bind(TamperedHandler, tampered_dir=config["tampered_dir"]),
         "redirect-loop": lambda: RedirectLoopHandler,
         "slow": lambda: bind(ProxyHandler, delay=float(config.get("slow_seconds", 3))),
+        "stall": lambda: bind(StallHandler, stall_seconds=float(config.get("stall_seconds", 6))),
         "no-cors": lambda: bind(ProxyHandler, cors=False),
     }
     return table[mode]()
@@ -369,6 +396,8 @@ class FaultServers:
         for name, spec in config.get("proxies", {}).items():
             handler = cors_proxy_handler(spec["upstream"], cors=spec.get("cors", True))
             self.servers[name] = start_server(handler, name, self.log.add)
+        if config.get("shape_dirs"):
+            self.servers.update(start_shaped_servers(config["shape_dirs"], start_server, self.log.add))
         self.ports = {name: s.server_port for name, s in self.servers.items()}
         self.control = start_server(make_control_handler(self.log, self.ports), "control")
 

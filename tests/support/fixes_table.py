@@ -1,11 +1,14 @@
-"""Put the fault-matrix table from a test run into README.md ("What micropip-mirror fixes").
+"""Put the matrix tables from a test run into README.md ("What micropip-mirror fixes").
 
-Why generated: the table must be what a run observed, not typed by hand.  The
-matrix (tests/browser/test_matrix.py) writes test-artifacts/fixes-table.md;
-this replaces whatever is between the README's markers with it.  The test run
-calls it only when MM_WRITE_README=1 (CI never modifies files); by hand:
+Why generated: the tables must be what a run observed, not typed by hand.  The
+fault matrix (tests/browser/test_matrix.py) writes test-artifacts/fixes-table.md,
+the differential matrix (test_differential.py) test-artifacts/differential-table.md;
+each replaces whatever is between its pair of README markers
+(``<!-- fixes-table:start -->`` ... and ``<!-- differential-table:start -->`` ...).
+The test run calls it only when MM_WRITE_README=1 (CI never modifies files); by hand:
 
-    python tests/support/fixes_table.py [TABLE] [README]
+    python tests/support/fixes_table.py            # both tables that exist
+    python tests/support/fixes_table.py TABLE MARKER [README]
 """
 
 from __future__ import annotations
@@ -16,23 +19,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-TABLE = ROOT / "test-artifacts" / "fixes-table.md"
-START, END = "<!-- fixes-table:start -->", "<!-- fixes-table:end -->"
+TABLES = {  # marker -> the table a full run on the newest Pyodide writes
+    "fixes-table": ROOT / "test-artifacts" / "fixes-table.md",
+    "differential-table": ROOT / "test-artifacts" / "differential-table.md",
+}
+TABLE = TABLES["fixes-table"]
 
 
-def insert(readme_text: str, table: str) -> str:
-    """readme_text with the part between the markers replaced by ``table``."""
-    head, sep, rest = readme_text.partition(START)
-    middle, sep2, tail = rest.partition(END)
+def insert(readme_text: str, table: str, marker: str = "fixes-table") -> str:
+    """readme_text with the part between the ``marker`` markers replaced by ``table``."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    head, sep, rest = readme_text.partition(start)
+    middle, sep2, tail = rest.partition(end)
     if not sep or not sep2:
-        raise ValueError(f"README has no {START} ... {END} markers")
-    return f"{head}{START}\n{table.strip()}\n{END}{tail}"
+        raise ValueError(f"README has no {start} ... {end} markers")
+    return f"{head}{start}\n{table.strip()}\n{end}{tail}"
 
 
-def update_readme(table_path: Path = TABLE, readme_path: Path = README) -> bool:
+def update_readme(table_path: Path = TABLE, readme_path: Path = README, marker: str = "fixes-table") -> bool:
     """Write the table into the README; True when the README changed."""
     old = readme_path.read_text()
-    new = insert(old, table_path.read_text())
+    new = insert(old, table_path.read_text(), marker)
     if new != old:
         readme_path.write_text(new)
     return new != old
@@ -43,6 +50,11 @@ def wanted() -> bool:
 
 
 if __name__ == "__main__":
-    args = [Path(a) for a in sys.argv[1:]]
-    changed = update_readme(*args)
-    print(f"{(args[1] if len(args) > 1 else README)}: {'updated' if changed else 'already up to date'}")
+    if len(sys.argv) > 1:
+        table, marker, *readme = sys.argv[1:]
+        jobs = [(Path(table), Path(readme[0]) if readme else README, marker)]
+    else:
+        jobs = [(path, README, marker) for marker, path in TABLES.items() if path.exists()]
+    for table, readme, marker in jobs:
+        changed = update_readme(table, readme, marker)
+        print(f"{readme} ({marker}): {'updated' if changed else 'already up to date'}")

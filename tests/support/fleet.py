@@ -10,9 +10,9 @@ the browser enforces CORS exactly as it would on the internet.
         fleet.url("blackhole")     # accepts, never answers
         fleet.wheel("mm-app", "2.0.0")["sha256"]
 
-Processes: two simple-repository-server, one pypiserver, and one stdlib process
-(fault_server.py) that holds the CORS proxies and all fault modes.  All four start
-in parallel; every child dies with its parent (PR_SET_PDEATHSIG, and the fault
+Processes: two simple-repository-server, one pypiserver, one proxpi (a caching
+proxy, fed by pypiserver), and one stdlib process (fault_server.py) that holds the
+CORS proxies, all fault modes and the shaped indexes.  All five start in parallel; every child dies with its parent (PR_SET_PDEATHSIG, and the fault
 process also exits when its stdin closes), so a killed test run leaves nothing.
 
 Names given by ``url(name)`` (index root, no trailing slash):
@@ -24,6 +24,11 @@ Names given by ``url(name)`` (index root, no trailing slash):
   upstream-nocors   the raw simple-repository-server of ``upstream`` (no CORS).
   pypiserver        raw pypiserver: HTML only, links /packages/<project>/<file>#sha256=..., no CORS.
   pypiserver-cors   pypiserver behind a CORS proxy.
+  proxpi            proxpi (caching mirror of pypiserver) behind a CORS proxy; index root
+                    /index, relative file URLs, PEP 691 JSON or HTML by Accept.
+  <shape>           every name in shaped_index.SHAPES (pypi-json, tuna-json, aliyun-html,
+                    legacy-json (url() is a /pypi/{package_name}/json template), ...): the
+                    main projects plus projects.SHAPE_SPEC, rendered as real mirrors do.
   <fault mode>      every name in fault_server.MODES.
   refused           a port bound by nobody listening (connection refused).
   unresolvable      http://mm-unresolvable.invalid/simple
@@ -45,11 +50,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import fault_server
-from .projects import build_projects, build_tampered, normalize
+from . import fault_server, shaped_index
+from .projects import build_projects, build_shape_projects, build_tampered, normalize
 
 CACHE = Path(os.environ.get("MICROPIP_MIRROR_CACHE", Path.home() / ".cache" / "micropip-mirror"))
 UNRESOLVABLE = "http://mm-unresolvable.invalid"
+# Index root paths that are not /simple.
+INDEX_PATHS = {"proxpi": "/index", **{name: shaped_index.index_path(name) for name in shaped_index.SHAPES}}
 
 
 def free_port() -> int:
@@ -90,14 +97,18 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 class Fleet:
     """Starts every server once; ``url(name)`` gives their index roots."""
 
-    def __init__(self, projects_dir: Path | None = None, *, slow_seconds: float = 3.0, log_dir: Path | None = None):
+    def __init__(self, projects_dir: Path | None = None, *, slow_seconds: float = 3.0,
+                 stall_seconds: float = 6.0, log_dir: Path | None = None):
         self.projects_dir = Path(projects_dir or CACHE / "projects")
         self.tampered_dir = self.projects_dir.with_name(self.projects_dir.name + "-tampered")
+        self.shape_dir = self.projects_dir.with_name(self.projects_dir.name + "-shapes")
         self.slow_seconds = slow_seconds
+        self.stall_seconds = stall_seconds
         self._own_log_dir = log_dir is None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="mm-fleet-"))
         self.projects: dict = {}
         self.tampered: dict = {}
+        self.shape_projects: dict = {}
         self.origins: dict[str, str] = {}
         self.extra_urls: dict[str, str] = {}
         self.procs: list[subprocess.Popen] = []
@@ -120,6 +131,7 @@ class Fleet:
         t0 = time.monotonic()
         self.projects = build_projects(self.projects_dir)
         self.tampered = build_tampered(self.tampered_dir)
+        self.shape_projects = build_shape_projects(self.shape_dir)
         for attempt in range(3):  # a free port can be taken between pick and bind: retry
             try:
                 self._start_processes()
@@ -147,7 +159,7 @@ class Fleet:
 
     def _start_processes(self):
         srs, pps = find_tool("simple-repository-server"), find_tool("pypi-server")
-        p_pypi, p_srs, p_local = free_port(), free_port(), free_port()
+        p_pypi, p_srs, p_local, p_proxpi = free_port(), free_port(), free_port(), free_port()
         o = lambda port: f"http://127.0.0.1:{port}"  # noqa: E731
         pypi = self._spawn(
             "pypiserver",
@@ -159,15 +171,29 @@ class Fleet:
             [srs, "--host", "127.0.0.1", "--port", str(p_srs), "--stream-http-resources", f"{o(p_pypi)}/simple/"],
         )
         local = self._spawn("srs-local", [srs, "--host", "127.0.0.1", "--port", str(p_local), str(self.projects_dir)])
+        proxpi_env = {
+            **os.environ,
+            "PROXPI_INDEX_URL": f"{o(p_pypi)}/simple/",
+            "PROXPI_CACHE_DIR": str(self.log_dir / "proxpi-cache"),
+            "PROXPI_DOWNLOAD_TIMEOUT": "60",  # serve every file itself, never redirect upstream
+        }
+        proxpi = self._spawn(
+            "proxpi",
+            [find_tool("flask"), "--app", "proxpi.server", "run", "--host", "127.0.0.1", "--port", str(p_proxpi)],
+            env=proxpi_env,
+        )
         config = {
             "upstream": o(p_srs),
             "tampered_dir": str(self.tampered_dir),
             "slow_seconds": self.slow_seconds,
+            "stall_seconds": self.stall_seconds,
             "proxies": {
                 "upstream": {"upstream": o(p_srs)},
                 "upstream-nohash": {"upstream": o(p_local)},
                 "pypiserver-cors": {"upstream": o(p_pypi)},
+                "proxpi": {"upstream": o(p_proxpi)},
             },
+            "shape_dirs": [str(self.projects_dir), str(self.shape_dir)],
         }
         faults = self._spawn(
             "faults",
@@ -183,8 +209,10 @@ class Fleet:
         self.origins.update({name: o(port) for name, port in info["ports"].items()})
         self.origins.update({"pypiserver": o(p_pypi), "upstream-nocors": o(p_srs)})
         # pypiserver first: srs-hashed answers only once pypiserver does.
-        for proc, url in ((pypi, o(p_pypi)), (local, o(p_local)), (hashed, o(p_srs))):
-            self._wait_ready(proc, f"{url}/simple/mm-app/")
+        # proxpi answers a request without Accept with 406: its /health says it is up.
+        for proc, url in ((pypi, o(p_pypi) + "/simple/mm-app/"), (local, o(p_local) + "/simple/mm-app/"),
+                          (hashed, o(p_srs) + "/simple/mm-app/"), (proxpi, o(p_proxpi) + "/health")):
+            self._wait_ready(proc, url)
 
     def _wait_ready(self, proc: subprocess.Popen, url: str, timeout: float = 60.0):
         deadline = time.monotonic() + timeout
@@ -237,7 +265,7 @@ class Fleet:
         """Index root of a named server, e.g. ``http://127.0.0.1:P/simple`` (no trailing slash)."""
         if name in self.extra_urls:
             return self.extra_urls[name]
-        return self.origins[name] + "/simple"
+        return self.origins[name] + INDEX_PATHS.get(name, "/simple")
 
     def register(self, name: str, url: str, process: subprocess.Popen | None = None):
         """Hook for servers started elsewhere (e.g. the Worker under miniflare).

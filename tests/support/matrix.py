@@ -64,6 +64,8 @@ FAULTS = [
     Case("tampered", "right sha256 in the index, wrong wheel bytes", r"sha256 mismatch", core=True),
     Case("redirect-loop", "redirects to itself forever", NETWORK),
     Case("slow", "answers after 3 s", r"timeout after 2 s"),
+    # Timeouts measure silence: half the page at once, then 6 s of nothing.
+    Case("stall", "sends half the page, then nothing for 6 s", r"timeout|stall|silen|idle|no (data|bytes)"),
     Case("no-cors", "healthy index without CORS headers", NETWORK, core=True),
     Case("pypiserver", "pypiserver: HTML only, no CORS (like most mirrors in China)", NETWORK),
 ]
@@ -119,8 +121,11 @@ async def _mm_case(mode, requirement, mirrors, index_urls, options, cap, modules
     imported = {}
     if result == "ok":
         for name in modules:
-            mod = importlib.import_module(name)
-            imported[name] = {"version": mod.__version__, "genuine": mod.GENUINE}
+            try:
+                mod = importlib.import_module(name)
+                imported[name] = {"version": mod.__version__, "genuine": mod.GENUINE}
+            except ImportError as e:  # e.g. installed without its dependencies
+                imported[name] = {"version": None, "genuine": None, "error": f"{type(e).__name__}: {e}"}
     records = micropip_mirror.report(file=None).as_dicts()[before:]
     _mm_clean()
     return json.dumps({"result": result, "error": error, "seconds": round(seconds, 2),
@@ -140,6 +145,44 @@ def attempts_of(records: list[dict], mirror: str) -> list[dict]:
     return [a for r in records for a in r["attempts"] if a["mirror"] == mirror]
 
 
+# --- running a case in the page (shared by the browser matrix modules) ----------------------
+
+def cf(worker, name="cloudflare") -> dict:
+    """A WorkerMirror as the Mirror(...) arguments for the page."""
+    return {"index_url": worker.index_url, "files_url": worker.files_url, "name": name}
+
+
+def observe(page, mode, requirement, *, mirrors=(), index_urls=(), modules=(), options=None) -> dict:
+    """Run one install in the page: mode "alone" (plain micropip, ``index_urls``) or "mirror"
+    (micropip-mirror enabled with ``mirrors``).  Returns the page's observation plus its cap."""
+    cap = MIRROR_CAP if mode == "mirror" else ALONE_CAP
+    code = page_call(mode, requirement, mirrors=mirrors, index_urls=index_urls,
+                     options=MIRROR_OPTIONS if options is None else options, cap=cap, modules=modules)
+    obs = json.loads(page.run_async(code))
+    obs["cap"] = cap
+    return obs
+
+
+def installed_versions(obs: dict) -> dict:
+    """module -> imported version (None: not importable) of an observation."""
+    return {name: info["version"] for name, info in obs["imported"].items()}
+
+
+def wrong_install(obs: dict, versions: dict) -> str:
+    """Why an install that "succeeded" is not the one wanted ("" when it is): a module
+    missing (installed without dependencies), another version, or a tampered wheel."""
+    problems = []
+    for project, version in versions.items():
+        got = obs["imported"].get(module_name(project))
+        if got is None or got["version"] is None:
+            problems.append(f"{project} missing")
+        elif got["version"] != version:
+            problems.append(f"{project} {got['version']} (not {version})")
+        elif not got["genuine"]:
+            problems.append(f"{project} tampered")
+    return ", ".join(problems)
+
+
 # --- the table --------------------------------------------------------------------------
 
 def short(text: str, limit: int = 90) -> str:
@@ -154,6 +197,9 @@ def alone_cell(obs: dict) -> str:
         return f"hangs (no answer after {obs['cap']:g} s)"
     if obs["result"] == "error":
         return f"error: {short(obs['error'])}"
+    missing = [name for name, m in obs["imported"].items() if m["version"] is None]
+    if missing:
+        return f"**wrong: installed without {', '.join(missing)}**"
     if any(not m["genuine"] for m in obs["imported"].values()):
         return "**wrong: tampered wheel installed**"
     return f"installed OK ({obs['seconds']:.1f} s)"

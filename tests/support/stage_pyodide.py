@@ -4,8 +4,9 @@ Why: the npm package `pyodide` has the interpreter but none of the package
 wheels, and the CDN that normally serves them is not reachable here.  We take
 the pure-Python wheels the tests need from PyPI at the exact versions each
 version's pyodide-lock.json names, and rewrite those lockfile entries
-(file_name, sha256) so `pyodide.loadPackage('micropip')` works from the
-staged folder alone.
+(file_name, sha256) with pyodide-lock so `pyodide.loadPackage('micropip')`
+works from the staged folder alone.  Staging needs pyodide-lock (Python >= 3.12,
+in the test venv); reading a staged folder does not.
 
     python tests/support/stage_pyodide.py                 # 314.0.7
     python tests/support/stage_pyodide.py --all           # all five
@@ -18,7 +19,6 @@ Prints the staged folder of each version, one per line, on stdout.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -40,7 +40,7 @@ CACHE = Path(os.environ.get("MICROPIP_MIRROR_CACHE", Path.home() / ".cache" / "m
 # run_in_pyodide whenever the lockfile lists them.
 WANTED = ["micropip", "packaging", "six", "attrs", "pytest", "tblib"]
 # Bump when the staged layout changes, so old staged folders are redone.
-RECIPE = "2:" + ",".join(WANTED)
+RECIPE = "3:" + ",".join(WANTED)
 MARKER = ".micropip-mirror-staged"
 
 
@@ -50,10 +50,6 @@ def log(msg: str) -> None:
 
 def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def npm_tarball(version: str) -> Path:
@@ -129,6 +125,33 @@ def fetch_wheels(reqs: list[tuple[str, str]], py: str) -> dict[str, Path]:
     return found
 
 
+def use_wheels(dist_dir: Path, wheels: dict[str, Path], drop_missing_modules: bool = False) -> None:
+    """Copy `wheels` ({lockfile name: wheel}) into a Pyodide folder and point their
+    lockfile entries at them (file_name, sha256), through pyodide-lock.
+
+    The entries keep Pyodide's own imports and depends (computed from the wheels'
+    metadata they could differ).  `drop_missing_modules`: unvendored stdlib modules
+    (e.g. hashlib, ssl in 0.26) ship only on the CDN; without their entry Pyodide
+    uses the stdlib fallback instead of failing to fetch a zip that is not there.
+    """
+    from pyodide_lock import PyodideLockSpec
+    from pyodide_lock.utils import update_package_sha256
+
+    from micropip_mirror.jupyterlite import write_lockfile
+
+    lock_path = Path(dist_dir) / "pyodide-lock.json"
+    spec = PyodideLockSpec.from_json(lock_path)
+    for name, wheel in wheels.items():
+        shutil.copyfile(wheel, Path(dist_dir) / wheel.name)
+        spec.packages[name].file_name = wheel.name
+        update_package_sha256(spec.packages[name], Path(dist_dir) / wheel.name)
+    if drop_missing_modules:
+        for name in [n for n, p in spec.packages.items() if p.package_type == "cpython_module"]:
+            if not (Path(dist_dir) / spec.packages[name].file_name).exists():
+                del spec.packages[name]
+    write_lockfile(spec, lock_path)
+
+
 def stage(version: str, dest: Path) -> Path:
     marker = dest / MARKER
     if marker.exists() and marker.read_text() == RECIPE:
@@ -140,23 +163,12 @@ def stage(version: str, dest: Path) -> Path:
         with tarfile.open(npm_tarball(version)) as tar:
             tar.extractall(work, filter="data")
         root = work / "package"
-        lock_path = root / "pyodide-lock.json"
-        lock = json.loads(lock_path.read_text())
+        lock = json.loads((root / "pyodide-lock.json").read_text())
         packages = lock["packages"]
         py = ".".join(lock["info"]["python"].split(".")[:2])
         names = closure(packages, WANTED)
         wheels = fetch_wheels([(n, packages[n]["version"]) for n in names], py)
-        for name, wheel in wheels.items():
-            shutil.copyfile(wheel, root / wheel.name)
-            packages[name]["file_name"] = wheel.name
-            packages[name]["sha256"] = sha256_of(wheel)
-        # Unvendored stdlib modules (e.g. hashlib, ssl in 0.26) ship only on
-        # the CDN; without the entry Pyodide uses the stdlib fallback instead
-        # of failing to fetch a zip that is not there.
-        for name in [n for n, p in packages.items() if p.get("package_type") == "cpython_module"]:
-            if not (root / packages[name]["file_name"]).exists():
-                del packages[name]
-        lock_path.write_text(json.dumps(lock, indent=1, sort_keys=True))
+        use_wheels(root, wheels, drop_missing_modules=True)
         (root / MARKER).write_text(RECIPE)
         if dest.exists():
             shutil.rmtree(dest)

@@ -37,7 +37,7 @@ SLOW = 1.0
 
 @pytest.fixture(scope="module")
 def fleet():
-    with Fleet(slow_seconds=SLOW) as f:
+    with Fleet(slow_seconds=SLOW, stall_seconds=SLOW) as f:
         yield f
 
 
@@ -182,6 +182,177 @@ def test_pip_rejects_tampered_mirror(fleet, tmp_path):
     assert "HASH" in out.stderr.upper()
 
 
+def test_proxpi_serves_the_tree_behind_cors(fleet):
+    resp = get(fleet.url("proxpi") + "/mm-app/", JSON)
+    assert resp.status_code == 200 and cors(resp) == "*"
+    assert resp.headers["Content-Type"].startswith(PEP691)
+    info = fleet.wheel("mm-app", "2.0.0")
+    (entry,) = [f for f in resp.json()["files"] if f["filename"] == info["filename"]]
+    assert entry["url"] == info["filename"] and entry["hashes"] == {"sha256": info["sha256"]}
+    wheel = get(fleet.url("proxpi") + "/mm-app/" + entry["url"])
+    assert cors(wheel) == "*" and sha256(wheel.content) == info["sha256"]
+    assert 'href="mm_app-2.0.0-py3-none-any.whl#sha256=' in get(fleet.url("proxpi") + "/mm-app/", HTML).text
+
+
+# --- shaped indexes (shaped_index.py) --------------------------------------------------------
+
+def shaped_files(fleet, shape, project, headers=JSON) -> tuple[requests.Response, dict]:
+    url = fleet.url(shape)
+    resp = get(url.format(package_name=project) if "{" in url else f"{url}/{project}/", headers)
+    assert resp.status_code == 200 and cors(resp) == "*", (shape, resp.status_code)
+    return resp, fleet.shape_projects.get(project) or fleet.projects[project]
+
+
+def entries(resp) -> dict:
+    return {f["filename"]: f for f in resp.json()["files"]}
+
+
+def test_pypi_json_shape(fleet):
+    resp, spec = shaped_files(fleet, "pypi-json", "mm-local")
+    assert resp.headers["Content-Type"] == PEP691
+    page = resp.json()
+    assert page["meta"]["api-version"] == "1.1" and page["versions"] == ["1.0.0", "2.0.0+cpu"]
+    entry = entries(resp)["mm_local-2.0.0+cpu-py3-none-any.whl"]
+    assert {"provenance", "size", "upload-time", "yanked"} <= set(entry)
+    assert entry["url"].startswith(fleet.origin("pypi-files") + "/packages/")
+    assert entry["url"].endswith("/mm_local-2.0.0%2Bcpu-py3-none-any.whl")
+    wheel, meta = get(entry["url"]), get(entry["url"] + ".metadata")
+    assert sha256(wheel.content) == entry["hashes"]["sha256"] == spec["2.0.0+cpu"]["sha256"]
+    assert sha256(meta.content) == entry["core-metadata"]["sha256"] == entry["data-dist-info-metadata"]["sha256"]
+    assert "Requires-Dist: mm-lib-b" in meta.text
+
+
+def test_tuna_json_shape_and_redirect(fleet):
+    resp, spec = shaped_files(fleet, "tuna-json", "mm-epoch")
+    assert resp.headers["Content-Type"] == PEP691 + "; charset=utf-8"
+    entry = entries(resp)["mm_epoch-1!2.0.0-py3-none-any.whl"]
+    assert entry["url"].startswith("../../packages/") and entry["url"].endswith("mm_epoch-1%212.0.0-py3-none-any.whl")
+    assert "core-metadata" not in entry and "data-dist-info-metadata" not in entry
+    wheel = get(requests.compat.urljoin(resp.url, entry["url"]))
+    assert sha256(wheel.content) == spec["1!2.0.0"]["sha256"]
+    moved = get(fleet.url("tuna-json") + "/MM_Epoch", JSON, allow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["Location"] == "/simple/mm-epoch/"
+
+
+def test_aliyun_html_shape(fleet):
+    resp, spec = shaped_files(fleet, "aliyun-html", "mm-pyreq", HTML)
+    assert resp.headers["Content-Type"] == "text/html"
+    info = spec["2.0.0"]
+    assert f'/{info["filename"]}#sha256={info["sha256"]}" data-requires-python="&gt;=4">' in resp.text
+    assert 'href="../../packages/' in resp.text and "data-requires-python=\"&gt;=3.8\"" in resp.text
+    assert "metadata" not in resp.text
+    yanked, _ = shaped_files(fleet, "aliyun-html", "mm-yanked", HTML)
+    assert 'data-yanked="broken release"' in yanked.text
+    bare, _ = shaped_files(fleet, "aliyun-html", "mm-yanked-bare", HTML)
+    assert 'data-yanked=""' in bare.text
+    bare_json, _ = shaped_files(fleet, "pypi-json", "mm-yanked-bare")
+    assert entries(bare_json)["mm_yanked_bare-2.0.0-py3-none-any.whl"]["yanked"] is True
+
+
+def test_pypi_html_and_base_href_shapes(fleet):
+    resp, spec = shaped_files(fleet, "pypi-html", "mm-app", HTML)
+    assert f'href="{fleet.origin("pypi-files")}/packages/' in resp.text
+    assert 'data-core-metadata="sha256=' in resp.text and 'data-dist-info-metadata="sha256=' in resp.text
+    based, _ = shaped_files(fleet, "base-href-html", "mm-app", HTML)
+    assert f'<base href="{fleet.origin("pypi-files")}/">' in based.text and 'href="packages/' in based.text
+
+
+def test_legacy_json_shape(fleet):
+    resp, spec = shaped_files(fleet, "legacy-json", "mm-yanked")
+    data = resp.json()
+    assert data["info"]["version"] == "1.0.0"  # the newest that is not yanked
+    (newest,) = data["releases"]["2.0.0"]
+    assert newest["yanked"] is True and newest["yanked_reason"] == "broken release"
+    assert newest["digests"]["sha256"] == spec["2.0.0"]["sha256"]
+    assert newest["url"].startswith(fleet.origin("pypi-files") + "/packages/")
+    assert get(fleet.url("legacy-json").format(package_name="no-such")).status_code == 404
+
+
+def test_fragment_and_nohash_shapes(fleet):
+    resp, spec = shaped_files(fleet, "fragment-json", "mm-app")
+    for entry in resp.json()["files"]:
+        version = entry["filename"].split("-")[1]
+        assert entry["hashes"] == {} and entry["url"].endswith("#sha256=" + spec[version]["sha256"])
+    html, _ = shaped_files(fleet, "nohash-html", "mm-app", HTML)
+    assert 'href="/packages/' in html.text and "sha256" not in html.text
+
+
+def test_metadata_shapes(fleet):
+    info = fleet.projects["mm-app"]["2.0.0"]
+    seen = {}
+    for shape in ("metadata-false", "metadata-404", "metadata-badhash"):
+        resp, _ = shaped_files(fleet, shape, "mm-app")
+        entry = entries(resp)[info["filename"]]
+        meta = get(entry["url"] + ".metadata")
+        seen[shape] = (entry["core-metadata"], meta.status_code)
+        if meta.status_code == 200:
+            assert sha256(meta.content) != entry["core-metadata"]["sha256"]
+    assert seen["metadata-false"] == (False, 404)
+    assert seen["metadata-404"][1] == 404 and len(seen["metadata-404"][0]["sha256"]) == 64
+    assert seen["metadata-badhash"][1] == 200
+    resp, _ = shaped_files(fleet, "metadata-mixup", "mm-app")
+    entry = entries(resp)[info["filename"]]
+    meta = get(entry["url"] + ".metadata")
+    assert sha256(meta.content) == entry["core-metadata"]["sha256"] and "Name: mm-other" in meta.text
+    resp, _ = shaped_files(fleet, "metadata-garbage", "mm-app")
+    entry = entries(resp)[info["filename"]]
+    meta = get(entry["url"] + ".metadata")
+    assert entry["core-metadata"] is True and meta.status_code == 200 and b"<html>" in meta.content
+    resp, _ = shaped_files(fleet, "swapped-nohash", "mm-app")
+    wheel = get(entries(resp)[info["filename"]]["url"])
+    assert sha256(wheel.content) == fleet.projects["mm-lib-c"]["1.0.0"]["sha256"]
+    resp, _ = shaped_files(fleet, "garbage-nohash", "mm-app")
+    entry = entries(resp)[info["filename"]]
+    wheel = get(entry["url"])
+    assert entry["hashes"] == {} and wheel.status_code == 200 and wheel.content.startswith(b"<!DOCTYPE html>")
+
+
+def test_redirected_and_paced_files(fleet):
+    info = fleet.projects["mm-big"]["2.0.0"]
+    resp, _ = shaped_files(fleet, "files-redirect", "mm-big")
+    url = entries(resp)[info["filename"]]["url"]
+    moved = get(url, allow_redirects=False)
+    assert moved.status_code == 302 and moved.headers["Location"].startswith(fleet.origin("pypi-files"))
+    assert sha256(get(url).content) == info["sha256"]
+    small = fleet.projects["mm-app"]["2.0.0"]
+    resp, _ = shaped_files(fleet, "slow-files", "mm-app")
+    assert sha256(get(entries(resp)[small["filename"]]["url"]).content) == small["sha256"]  # paced, whole
+
+
+def test_huge_page_and_sdist_only(fleet):
+    url = fleet.url("huge-slow") + "/mm-app/"
+    with requests.get(url, headers={**ORIGIN, **JSON}, stream=True, timeout=10) as resp:
+        assert int(resp.headers["Content-Length"]) > 1_500_000  # sent slowly: read only the start
+        assert resp.raw.read(200).startswith(b'{"meta": {"api-version": "1.0"}, "name": "mm-app", "files": [')
+    sdist, spec = shaped_files(fleet, "pypi-json", "mm-sdist")  # and an sdist-only project
+    assert [f["filename"] for f in sdist.json()["files"]] == ["mm_sdist-1.0.0.tar.gz"]
+    assert sha256(get(sdist.json()["files"][0]["url"]).content) == spec["1.0.0"]["sha256"]
+
+
+def test_quirky_html_shape(fleet):
+    resp, spec = shaped_files(fleet, "quirky-html", "mm-pyreq", HTML)
+    info = spec["2.0.0"]
+    assert (f"<A rel='internal' data-requires-python='&gt;=4' HREF='../../packages/") in resp.text
+    assert f"/{info['filename']}?mirror=1&amp;x=2#sha256={info['sha256']}'>" in resp.text
+
+
+@pytest.mark.parametrize("shape", ["pypi-json", "aliyun-html", "quirky-html"])
+def test_pip_reads_the_shapes_as_intended(fleet, tmp_path, shape):
+    """pip (which honours yanked, requires-python, <base href>, %-encoding) picks the versions
+    the differential matrix expects: the shapes say what they are meant to say."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-cache-dir", "--no-deps", "--index-url",
+         fleet.url(shape), "-d", str(tmp_path), "--disable-pip-version-check",
+         "mm-yanked", "mm-yanked-bare", "mm-pyreq", "mm-local", "mm-epoch"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mm_epoch-1!2.0.0-py3-none-any.whl", "mm_local-2.0.0+cpu-py3-none-any.whl",
+        "mm_pyreq-1.0.0-py3-none-any.whl", "mm_yanked-1.0.0-py3-none-any.whl",
+        "mm_yanked_bare-1.0.0-py3-none-any.whl"]
+
+
 # --- fault modes ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("code", [404, 429, 500, 503])
@@ -214,6 +385,14 @@ def test_truncated_json(fleet):
 def test_cut_connection(fleet):
     with pytest.raises(requests.exceptions.RequestException):
         get(fleet.url("cut-connection") + "/mm-app/", JSON)
+
+
+def test_stall_sends_the_whole_page_in_two_parts(fleet):
+    good = get(fleet.url("upstream") + "/mm-app/", JSON).json()
+    resp = get(fleet.url("stall") + "/mm-app/", JSON, stream=True)
+    assert resp.status_code == 200 and cors(resp) == "*"
+    body = resp.raw.read()
+    assert int(resp.headers["Content-Length"]) == len(body) and json.loads(body) == good
 
 
 @pytest.mark.parametrize("name,label", [("wrong-type-text", "text/plain"), ("wrong-type-octet", "application/octet-stream")])
@@ -320,7 +499,7 @@ def test_fault_servers_shut_down_despite_held_connections(fleet):
 def test_fleet_leaves_no_process_behind():
     f = Fleet(slow_seconds=SLOW).start()
     procs = list(f.procs)
-    assert len(procs) == 4 and all(p.poll() is None for p in procs)
+    assert len(procs) == 5 and all(p.poll() is None for p in procs)
     ports = [int(f.origin(n).rsplit(":", 1)[1]) for n in ("upstream", "pypiserver", "upstream-nocors")]
     f.close()
     assert all(p.poll() is not None for p in procs)

@@ -5,7 +5,11 @@
 - `html_upstream`: a small stdlib server in this process that behaves like the HTML-only
   mirrors (PEP 503 page with `../../packages/...#sha256=` links and data-* attributes), a legacy
   JSON API, a 500 page, a file whose body stalls half-way, and a path that never answers.
-  It records every request path, so a test can prove the Worker did not contact it.
+  It records every request path, so a test can prove the Worker did not contact it, and it
+  serves a fake Pyodide distribution under three bases (one broken).
+- `worker`, `html_worker`, `dead_worker`: each runs twice, once as the Worker and once as the
+  Snippet built from the same source (no bindings), so shared cases show the same behaviour.
+  `cached_worker` is the Worker only, for what needs its Cache API.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from pathlib import Path
 import pytest
 
 from support.projects import build_projects
-from support.worker_mirror import worker_mirror
+from support.worker_mirror import start_worker, stop_worker
 from worker_upstreams import HUGE_NAME, HUGE_SIZE, HtmlMirror
+
+TARGETS = ["worker", "snippet"]
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -104,22 +110,55 @@ def html_upstream():
 
 
 @pytest.fixture(scope="session")
-def worker(index_upstream):
-    """The Worker in workerd, mirroring simple-repository-server (files from the same origin)."""
-    with worker_mirror(index_upstream) as mirror:
-        yield mirror
+def mirrors(index_upstream, html_upstream):
+    """Starts each (upstream, target) mirror once, on first use; stops them all at the end."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    html = html_upstream[0]
+    kinds = {
+        # the Worker mirroring simple-repository-server (files from the same origin)
+        "index": lambda target: start_worker(index_upstream, target=target),
+        # the HTML-only upstream, 1 s timeout, files <= 1 KB cached, three Pyodide bases
+        "html": lambda target: start_worker(
+            html, timeout_ms=1000, cache_max_file_bytes=1024, target=target,
+            upstream_pyodide=[f"{html}/pyodide-500", f"{html}/pyodide-a", f"{html}/pyodide-b"]),
+        # an index under a path whose root listing is JSON only
+        "json-root": lambda target: start_worker(f"{html}/json-only", html, target=target),
+        # pointed at a port nobody listens on
+        "dead": lambda target: start_worker(dead, upstream_pyodide=dead, target=target),
+    }
+    started: dict = {}
+
+    def get(kind: str, target: str):
+        if (kind, target) not in started:
+            started[(kind, target)] = kinds[kind](target)
+        return started[(kind, target)]
+
+    yield get
+    for mirror in started.values():
+        stop_worker(mirror)
+
+
+@pytest.fixture(scope="session", params=TARGETS)
+def worker(request, mirrors):
+    return mirrors("index", request.param)
+
+
+@pytest.fixture(scope="session", params=TARGETS)
+def html_worker(request, mirrors):
+    return mirrors("html", request.param)
+
+
+@pytest.fixture(scope="session", params=TARGETS)
+def dead_worker(request, mirrors):
+    return mirrors("dead", request.param)
 
 
 @pytest.fixture(scope="session")
-def html_worker(html_upstream):
-    """The Worker mirroring the HTML-only upstream, 1 s timeout, files ≤ 1 KB cached."""
-    with worker_mirror(html_upstream[0], timeout_ms=1000, cache_max_file_bytes=1024) as mirror:
-        yield mirror
+def cached_worker(mirrors):
+    """The Worker (not the Snippet): its Cache API answers X-Mirror-Cache: hit."""
+    return mirrors("index", "worker")
 
 
 @pytest.fixture(scope="session")
-def dead_worker():
-    """The Worker pointed at a port nobody listens on."""
-    port = free_port()
-    with worker_mirror(f"http://127.0.0.1:{port}") as mirror:
-        yield mirror
+def cached_html_worker(mirrors):
+    return mirrors("html", "worker")

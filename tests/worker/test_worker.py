@@ -231,7 +231,15 @@ def test_upstream_that_never_answers_times_out_as_502(html_worker):
         "/simple/bad%20name/",
         "/simple/-bad-/",
         "/pypi/simple/%2e%2e/",
-        "/pypi/x/y/json",
+        "/pypi/x/y/z/json",
+        "/pypi/x/..%2f/json",
+        "/pyodide/v0.1/full/../x",
+        "/pyodide/v0.1/full/a/b",
+        "/pyodide/latest/full/pyodide.mjs",
+        "/pyodide/v0.1/other/pyodide.mjs",
+        "/files/a%2fb",
+        "/files/%2e%2e",
+        "/files/a%5c..",
         "/admin",
     ],
 )
@@ -297,8 +305,8 @@ def test_file_body_is_streamed_not_buffered(html_worker):
     assert first_at < STALL_SECONDS / 2 < total, (first_at, total)
 
 
-def test_file_cache_headers_and_cache_hit(worker):
-    url = f"{worker.origin}/files/resources/mm-lib-c/mm_lib_c-1.0.0-py3-none-any.whl"
+def test_file_cache_headers_and_cache_hit(cached_worker):
+    url = f"{cached_worker.origin}/files/resources/mm-lib-c/mm_lib_c-1.0.0-py3-none-any.whl"
     first = get(url)
     second = get(url)
     for r in (first, second):
@@ -319,15 +327,16 @@ def test_file_if_none_match_is_304(worker):
     assert_cors(r)
 
 
-def test_large_file_over_cache_limit_still_streams_and_is_not_cached(html_worker):
-    url = f"{html_worker.origin}/files/packages/ab/cd/mm_html-1.0-py3-none-any.whl"  # 4 KB > 1 KB limit
+def test_large_file_over_cache_limit_still_streams_and_is_not_cached(cached_html_worker):
+    url = f"{cached_html_worker.origin}/files/packages/ab/cd/mm_html-1.0-py3-none-any.whl"  # 4 KB > 1 KB limit
     for _ in range(2):
         r = get(url)
         assert r.content == HTML_FILE
         assert r.headers["X-Mirror-Cache"] == "miss"
 
 
-def test_index_cache_headers_etag_and_304(worker):
+def test_index_cache_headers_etag_and_304(cached_worker):
+    worker = cached_worker
     url = f"{worker.origin}/pypi/simple/mm-lib-c/"
     first = get(url, MICROPIP_ACCEPT)
     assert first.headers["Cache-Control"] == "public, max-age=300"
