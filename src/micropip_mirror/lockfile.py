@@ -119,8 +119,13 @@ class DistFetcher:
         if task is None:
             task = asyncio.ensure_future(self._download(file_name, sha256, bases))
             self._pending[key] = task
-            task.add_done_callback(lambda _: self._pending.pop(key, None))
+            task.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(task)
+
+    def _forget(self, key: tuple, done: asyncio.Future) -> None:
+        self._pending.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every caller may have been cancelled meanwhile
 
     async def _download(self, file_name: str, sha256: str | None, bases: list[str]) -> bytes:
         router, record = self.router, Record("lockfile", file_name)

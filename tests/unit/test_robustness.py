@@ -347,3 +347,23 @@ def test_disable_during_an_install_leaves_its_later_requests_to_micropip():
     (record,) = [r for r in micropip_mirror.report(file=None) if r.target == "demo-pkg"][-1:]
     assert record.served_by == "a"  # the index request in flight was answered
     assert t.asked == [A.project_url("demo-pkg")]
+
+
+# -- Pyodide's own packages: concurrent loadPackage calls -------------------------------
+
+
+def test_concurrent_calls_share_one_download_of_a_lockfile_file():
+    from micropip_mirror.lockfile import DistFetcher
+
+    base = "https://dist.example/full/"
+    t = Scripted({base + WHL: (0.05, GOOD)})
+    fetcher = DistFetcher([], router(t))
+
+    async def two_calls():
+        return await asyncio.gather(fetcher.download(WHL, sha(GOOD), [base]),
+                                    fetcher.download(WHL, sha(GOOD), [base]))
+
+    assert run(two_calls()) == [GOOD, GOOD]
+    assert t.asked == [base + WHL]
+    assert [r.target for r in fetcher.router.report] == [WHL]
+    assert fetcher._pending == {}
