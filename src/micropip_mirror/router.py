@@ -218,8 +218,13 @@ class Router:
         shared = self._inflight.get(url)
         if shared is None or shared.waiters == 0:  # none, or given up and still cancelling
             shared = self._inflight[url] = _Shared(asyncio.ensure_future(self._wheel(known)))
-            shared.task.add_done_callback(
-                lambda _, mine=shared: self._inflight.get(url) is mine and self._inflight.pop(url))
+            mine = shared
+
+            def forget(_: asyncio.Future) -> None:
+                if self._inflight.get(url) is mine:
+                    del self._inflight[url]
+
+            shared.task.add_done_callback(forget)
         shared.waiters += 1
         try:
             return await asyncio.shield(shared.task)
