@@ -26,6 +26,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,13 @@ def add_wheel_to_lockfile(lock_path: Path, wheel: Path, py_compile: bool = False
     from pyodide_lock.utils import add_wheels_to_spec, update_package_sha256
 
     lock_path, wheel = Path(lock_path), Path(wheel)
+    precompiled = wheel if _compiled_tag(wheel.name) else None
+    if precompiled is not None:
+        # Compiled already (pyodide py-compile): add_wheels_to_spec takes py3 tags only, so
+        # the entry is made from a py3-named copy and pointed at the compiled wheel below.
+        parts = wheel.name[:-4].split("-")
+        wheel = lock_path.parent / ("-".join(parts[:-3] + ["py3", "none", "any"]) + ".whl")
+        shutil.copyfile(precompiled, wheel)
     target = lock_path.parent / wheel.name
     if wheel.resolve() != target.resolve():
         shutil.copyfile(wheel, target)
@@ -100,7 +108,18 @@ def add_wheel_to_lockfile(lock_path: Path, wheel: Path, py_compile: bool = False
         # Not a declared dependency (every Pyodide ships micropip), but enable() patches
         # it, so loading micropip-mirror from the lockfile must load micropip too.
         entry.depends.append("micropip")
-    compiled = py_compile_for(target, spec.info.python) if py_compile else None
+    if precompiled is not None:
+        want = "cp" + "".join(spec.info.python.split(".")[:2])
+        if _compiled_tag(precompiled.name) != want:
+            target.unlink(missing_ok=True)
+            raise ValueError(f"{precompiled.name} is compiled for another Python than this "
+                             f"Pyodide's {spec.info.python} ({want}): pass the plain wheel")
+        placed = lock_path.parent / precompiled.name
+        if precompiled.resolve() != placed.resolve():
+            shutil.copyfile(precompiled, placed)
+        compiled: Path | None = placed
+    else:
+        compiled = py_compile_for(target, spec.info.python) if py_compile else None
     if compiled is not None:
         # pyodide-lock takes only py3 tags in add_wheels_to_spec: point the entry at the
         # compiled wheel afterwards.
@@ -109,6 +128,14 @@ def add_wheel_to_lockfile(lock_path: Path, wheel: Path, py_compile: bool = False
         update_package_sha256(entry, compiled)
     write_lockfile(spec, lock_path)
     return entry.to_dict()
+
+
+def _compiled_tag(file_name: str) -> str | None:
+    """The ``cpXY`` of a wheel compiled by ``pyodide py-compile`` (``…-cpXY-none-any.whl``)."""
+    parts = file_name[:-4].split("-") if file_name.endswith(".whl") else []
+    if len(parts) >= 5 and parts[-2:] == ["none", "any"] and re.fullmatch(r"cp\d+", parts[-3]):
+        return parts[-3]
+    return None
 
 
 def merge_kernel_options(options: dict[str, Any] | None, mirrors: list[str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ subset of the fault matrix that runs on every Pyodide release
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,9 +81,15 @@ def matrix_page(selenium_module_scope, micropip_mirror_wheel):
 
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory) -> Path:
-    """micropip-mirror's wheel as users get it: built by pip from pyproject.toml."""
+    """micropip-mirror's wheel as users get it: built by pip from pyproject.toml (from a
+    copy of the tree, so no build/ or .egg-info is left in it for importlib.metadata to find)."""
     out = tmp_path_factory.mktemp("built")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+    tree = tmp_path_factory.mktemp("tree")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copyfile(ROOT / name, tree / name)
+    shutil.copytree(ROOT / "src", tree / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(tree)],
                    check=True)
     (wheel,) = out.glob("micropip_mirror-*.whl")
     return wheel

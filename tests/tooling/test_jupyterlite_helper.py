@@ -339,3 +339,23 @@ def test_cli_refuses_a_wheel_that_is_not_micropip_mirrors(tmp_path, pyodide_dir,
         jupyterlite.main([str(tmp_path), str(tmp_path / name), *MIRRORS])
     assert (pyodide_dir / "pyodide-lock.json").read_text() == before
     assert not (tmp_path / "jupyter-lite.json").exists()
+
+
+def test_an_already_py_compiled_wheel_can_be_added(tmp_path, built):
+    """`--MicropipMirrorAddon.wheel=` naming a wheel the user compiled with `pyodide py-compile`
+    for a Pyodide of the same Python.  pyodide-lock 0.2.1's add_wheels_to_spec refuses
+    cpXY-none-any tags, although Pyodide loads them: the entry is made from a py3-named copy."""
+    staged_lockfile(SAME_PYTHON, tmp_path / "pyodide")
+    folder = tmp_path / "compiled"
+    folder.mkdir()
+    shutil.copyfile(built["wheel"], folder / built["wheel"].name)
+    subprocess.run([sys.executable, "-m", "pyodide_cli", "py-compile", "--silent",
+                    str(folder / built["wheel"].name)], check=True)
+    compiled = next(folder.glob("*.whl"))
+    assert f"-cp{HOST.replace('.', '')}-none-any" in compiled.name
+
+    entry = jupyterlite.add_wheel_to_lockfile(tmp_path / "pyodide" / "pyodide-lock.json", compiled)
+
+    assert entry["file_name"] == compiled.name
+    assert json.loads((tmp_path / "pyodide" / "pyodide-lock.json").read_text())["packages"][
+        "micropip-mirror"]["file_name"] == compiled.name
