@@ -16,6 +16,9 @@
  * <base href>) keep their path below that base (query dropped: /files/ never forwards one), and
  * /files/<path> is always fetched from settings.files. Links that are not http(s) are dropped.
  *
+ * Upstream redirects are followed on the upstream's own origin only (another origin: 502), and
+ * every upstream request, redirects included, counts against cfg.maxUpstreamAttempts.
+ *
  * Every answer, errors included, carries CORS headers set here, so browsers see the real status
  * and clients can fall back at once (404 passed on, upstream failure = 502 with a reason).
  */
@@ -23,6 +26,7 @@
 const JSON_TYPE = "application/vnd.pypi.simple.v1+json";
 const HTML_TYPE = "application/vnd.pypi.simple.v1+html";
 const INDEX_TTL = 300;
+const MAX_REDIRECTS = 3;
 const FILE_TTL = 31536000;
 const INDEX_CACHE = `public, max-age=${INDEX_TTL}`;
 const FILE_CACHE = `public, max-age=${FILE_TTL}, immutable`;
@@ -110,15 +114,17 @@ async function route(request, cfg, ctx) {
   if ((match.kind === "root" || match.kind === "project") && !fmt) {
     return text(406, `unsupported ?format=; use ${JSON_TYPE}, ${HTML_TYPE} or text/html`);
   }
+  // Upstream requests this client request may still make, redirects included.
+  const budget = { left: Math.max(1, cfg.maxUpstreamAttempts) };
   let response;
-  if (match.kind === "root") response = await rootListing(request, fmt, cfg);
-  else if (match.kind === "project") response = await projectPage(request, url, match.name, fmt, cfg, ctx);
-  else if (match.kind === "legacy") response = await legacyJson(request, url, match, cfg, ctx);
-  else if (match.kind === "file") response = await file(request, url, `files/${match.path}`, [`${cfg.files}/${match.path}`], cfg, ctx);
+  if (match.kind === "root") response = await rootListing(request, fmt, cfg, budget);
+  else if (match.kind === "project") response = await projectPage(url, match.name, fmt, cfg, ctx, budget);
+  else if (match.kind === "legacy") response = await legacyJson(url, match, cfg, ctx, budget);
+  else if (match.kind === "file") response = await file(request, url, `files/${match.path}`, [`${cfg.files}/${match.path}`], cfg, ctx, budget);
   else {
     const tail = `${match.version}/${match.build}/${match.file}`;
     const targets = cfg.pyodide.map((b) => `${b}/${tail}`);
-    response = await file(request, url, `pyodide/${tail}`, targets, cfg, ctx, contentType(match.file));
+    response = await file(request, url, `pyodide/${tail}`, targets, cfg, ctx, budget, contentType(match.file));
   }
   return finish(request, response);
 }
@@ -188,28 +194,48 @@ class UpstreamError extends Error {
 
 /**
  * Fetch from an upstream; the timeout covers the wait for the response headers only, so a long
- * file body can still stream. Throws UpstreamError (404 or 502) for anything but a 2xx.
+ * file body can still stream. Redirects are followed only on the target's own origin (so an
+ * upstream cannot make this an open proxy) and at most MAX_REDIRECTS times; every request made,
+ * redirects included, is taken from `budget` (a Snippet may make only 2). Returns the response
+ * and the URL it came from; throws UpstreamError (404 or 502) for anything but a whole 200 file.
  * Without the Cache API, the answer is cached at the fetch layer for `ttl` seconds.
  */
-async function upstream(target, init, cfg, ttl) {
+async function upstream(target, init, cfg, ttl, budget) {
+  const origin = new URL(target).origin;
+  let url = target;
+  for (let hops = 0; ; hops += 1) {
+    if (budget.left <= 0) throw new UpstreamError(502, `upstream request budget (${cfg.maxUpstreamAttempts}) spent: ${target}`);
+    budget.left -= 1;
+    const response = await fetchOnce(url, init, cfg, ttl);
+    if (response.status === 200 || response.status === 203) return { response, url };
+    if (response.body) response.body.cancel().catch(() => {});
+    const location = response.headers.get("Location");
+    if (response.status >= 300 && response.status < 400 && location) {
+      const next = new URL(location, url);
+      if (next.origin !== origin) throw new UpstreamError(502, `upstream redirected to another origin (${next.origin}): ${target}`);
+      if (hops >= MAX_REDIRECTS) throw new UpstreamError(502, `upstream redirected more than ${MAX_REDIRECTS} times: ${target}`);
+      url = next.href;
+      continue;
+    }
+    if (response.status === 404 || response.status === 410) {
+      throw new UpstreamError(404, `not found upstream: ${target}`);
+    }
+    throw new UpstreamError(502, `upstream answered ${response.status}: ${target}`);
+  }
+}
+
+async function fetchOnce(url, init, cfg, ttl) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), cfg.timeoutMs);
   const cf = cfg.cacheApi ? undefined : { cacheEverything: true, cacheTtl: ttl };
-  let response;
   try {
-    response = await fetch(target, { ...init, cf, signal: controller.signal, redirect: "follow" });
+    return await fetch(url, { ...init, cf, signal: controller.signal, redirect: "manual" });
   } catch (err) {
     const reason = controller.signal.aborted ? `timed out after ${cfg.timeoutMs} ms` : `unreachable (${err && err.message ? err.message : err})`;
-    throw new UpstreamError(502, `upstream ${reason}: ${target}`);
+    throw new UpstreamError(502, `upstream ${reason}: ${url}`);
   } finally {
     clearTimeout(timer);
   }
-  if (response.ok) return response;
-  if (response.body) response.body.cancel().catch(() => {});
-  if (response.status === 404 || response.status === 410) {
-    throw new UpstreamError(404, `not found upstream: ${target}`);
-  }
-  throw new UpstreamError(502, `upstream answered ${response.status}: ${target}`);
 }
 
 /** Read a whole index body, bounded by the timeout and by cfg.maxPageBytes. */
@@ -254,10 +280,10 @@ function errorResponse(err) {
 
 // ---------------------------------------------------------------- routes
 
-async function rootListing(request, fmt, cfg) {
+async function rootListing(request, fmt, cfg, budget) {
   let up;
   try {
-    up = await upstream(`${cfg.index}/simple/`, { headers: { Accept: upstreamAccept(fmt) } }, cfg, INDEX_TTL);
+    ({ response: up } = await upstream(`${cfg.index}/simple/`, { headers: { Accept: upstreamAccept(fmt) } }, cfg, INDEX_TTL, budget));
   } catch (err) {
     return errorResponse(err);
   }
@@ -286,14 +312,14 @@ async function rootListing(request, fmt, cfg) {
   return new Response(html.join("\n"), { status: 200, headers });
 }
 
-async function projectPage(request, url, name, fmt, cfg, ctx) {
-  return cachedIndex(request, `${url.origin}/simple/${name}/?format=${fmt.type}`, cfg, ctx, async () => {
+async function projectPage(url, name, fmt, cfg, ctx, budget) {
+  return cachedIndex(`${url.origin}/simple/${name}/?format=${fmt.type}`, cfg, ctx, async () => {
     const target = `${cfg.index}/simple/${name}/`;
-    const up = await upstream(target, { headers: { Accept: upstreamAccept({ json: true }) } }, cfg, INDEX_TTL);
+    const { response: up, url: from } = await upstream(target, { headers: { Accept: upstreamAccept({ json: true }) } }, cfg, INDEX_TTL, budget);
     const type = up.headers.get("Content-Type") || "";
     const body = await readText(up, cfg);
     let page;
-    let base = up.url || target;
+    let base = from;
     if (type.includes("json")) page = JSON.parse(body);
     else if (type.includes("html")) {
       page = parseHtml(body, name);
@@ -308,11 +334,10 @@ async function projectPage(request, url, name, fmt, cfg, ctx) {
   });
 }
 
-async function legacyJson(request, url, match, cfg, ctx) {
+async function legacyJson(url, match, cfg, ctx, budget) {
   const path = match.version === undefined ? `pypi/${match.name}/json` : `pypi/${match.name}/${match.version}/json`;
-  return cachedIndex(request, `${url.origin}/${path}`, cfg, ctx, async () => {
-    const up = await upstream(`${cfg.index}/${path}`, { headers: { Accept: "application/json" } }, cfg, INDEX_TTL);
-    const base = up.url || `${cfg.index}/${path}`;
+  return cachedIndex(`${url.origin}/${path}`, cfg, ctx, async () => {
+    const { response: up, url: base } = await upstream(`${cfg.index}/${path}`, { headers: { Accept: "application/json" } }, cfg, INDEX_TTL, budget);
     const data = JSON.parse(await readText(up, cfg));
     const fix = (list) => (Array.isArray(list) ? rewriteFiles(list, base, cfg, url.origin) : list);
     data.urls = fix(data.urls);
@@ -327,7 +352,7 @@ async function legacyJson(request, url, match, cfg, ctx) {
  * Serve a rewritten index answer from caches.default, or build it with make() and store it.
  * The ETag is a hash of the rewritten body, so it is the same wherever the answer is cached.
  */
-async function cachedIndex(request, key, cfg, ctx, make) {
+async function cachedIndex(key, cfg, ctx, make) {
   const cache = cfg.cacheApi && globalThis.caches ? caches.default : null;
   const hit = cache ? await cache.match(key) : undefined;
   if (hit) return withHeader(hit, "X-Mirror-Cache", "hit");
@@ -349,10 +374,12 @@ async function cachedIndex(request, key, cfg, ctx, make) {
 }
 
 /**
- * Stream a file from the first of `targets` that has it (at most cfg.maxUpstreamAttempts tried);
- * small enough ones are also written to caches.default under `<origin>/<key>`.
+ * Stream a file from the first of `targets` that has it (as many as the budget allows); small
+ * enough ones are also written to caches.default under `<origin>/<key>`. A HEAD is a GET
+ * upstream (finish() drops the body), so it answers what a GET would even where the upstream
+ * does not implement HEAD.
  */
-async function file(request, url, key, targets, cfg, ctx, type) {
+async function file(request, url, key, targets, cfg, ctx, budget, type) {
   const cache = cfg.cacheApi && globalThis.caches ? caches.default : null;
   const cacheKey = `${url.origin}/${key}`;
   const hit = cache ? await cache.match(cacheKey) : undefined;
@@ -360,9 +387,10 @@ async function file(request, url, key, targets, cfg, ctx, type) {
   let up;
   let used = 0;
   const failures = [];
-  for (const target of targets.slice(0, Math.max(1, cfg.maxUpstreamAttempts))) {
+  for (const target of targets) {
+    if (budget.left <= 0) break;
     try {
-      up = await upstream(target, { method: request.method }, cfg, FILE_TTL);
+      ({ response: up } = await upstream(target, {}, cfg, FILE_TTL, budget));
       break;
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
@@ -371,7 +399,7 @@ async function file(request, url, key, targets, cfg, ctx, type) {
     }
   }
   if (!up) {
-    const status = failures.every((e) => e.status === 404) ? 404 : 502;
+    const status = failures.length === targets.length && failures.every((e) => e.status === 404) ? 404 : 502;
     return text(status, failures.map((e) => e.message).join("\n"));
   }
   const headers = { "Cache-Control": FILE_CACHE, "X-Mirror-Upstream": String(used + 1) };
@@ -380,7 +408,7 @@ async function file(request, url, key, targets, cfg, ctx, type) {
   if (type) headers["Content-Type"] = type;
   if (!headers["Content-Type"]) headers["Content-Type"] = "application/octet-stream";
   const length = Number(up.headers.get("Content-Length"));
-  const response = new Response(request.method === "HEAD" ? null : up.body, { status: 200, headers });
+  const response = new Response(up.body, { status: 200, headers });
   if (cache && request.method === "GET" && !encoded && length > 0 && length <= cfg.cacheMaxFileBytes) {
     ctx.waitUntil(cache.put(cacheKey, response.clone()).catch(() => {}));
   }
