@@ -8,6 +8,8 @@ a moved location. `B` records every request: it must never be contacted (no open
 from __future__ import annotations
 
 import http.server
+import json
+import re
 import threading
 
 import pytest
@@ -19,6 +21,26 @@ from worker_upstreams import HTML_FILE, PYODIDE_A, PYODIDE_VERSION
 
 SNIPPET_PAGE_LIMIT = 128 * 1024  # the Snippet's default MAX_PAGE_BYTES
 BIG_NAMES = 6000  # links on the big page: about 300 KB of HTML
+
+
+# Real file names with "+" (local versions) and "!" (epochs), as upstream links spell them.
+ROUND_TRIP = {
+    "/packages/mm_rt-1.0+cpu-py3-none-any.whl": b"raw plus\n",
+    "/packages/mm_rt-2.0%2bcpu-py3-none-any.whl": b"lower-case %2b\n",
+    "/packages/mm_rt-1!1.0.tar.gz": b"raw bang\n",
+    "/packages/mm_rt-3%211.0.tar.gz": b"encoded bang\n",
+    "/packages/mm_rt-4.0~rc1.tar.gz": b"tilde\n",
+}
+
+
+def same_escapes(path: str) -> str:
+    """RFC 3986: %2b and %2B are the same; workerd's fetch sends the upper-case form."""
+    return re.sub(r"%[0-9a-fA-F]{2}", lambda m: m.group(0).upper(), path)
+
+
+ROUND_TRIP_SERVED = {same_escapes(p): body for p, body in ROUND_TRIP.items()}
+HOSTILE_ROOT = (b'<html><body><script>alert(1)</script><a href="javascript:alert(2)">mm-x</a>'
+                b'<a href="mm-y/">mm-y</a></body></html>')
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -76,11 +98,18 @@ class AttackUpstream(Recorder):
             self._send(301, b"", Location="/pypi/MM-Canon/json")
         elif path == "/pypi/MM-Canon/json":
             entry = {"filename": "real.whl", "url": "/packages/real.whl"}
-            self._send(200, ('{"info": {}, "urls": [%s]}' % __import__("json").dumps(entry)).encode(), "application/json")
+            self._send(200, ('{"info": {}, "urls": [%s]}' % json.dumps(entry)).encode(), "application/json")
         elif path == "/simple/mm-moved/":
             self._send(301, b"", Location="/elsewhere/deeper/mm-moved/")
         elif path == "/elsewhere/deeper/mm-moved/":
             self._send(200, b'<a href="../../packages/real.whl#sha256=00">real.whl</a>', "text/html")
+        elif path == "/simple/mm-rt/":
+            links = "".join(f'<a href="{href}">{href.rsplit("/", 1)[1]}</a>\n' for href in ROUND_TRIP)
+            self._send(200, links.encode(), "text/html")
+        elif same_escapes(path) in ROUND_TRIP_SERVED:
+            self._send(200, ROUND_TRIP_SERVED[same_escapes(path)])
+        elif path == "/simple/":  # a hostile root page: passed through when HTML is asked for
+            self._send(200, HOSTILE_ROOT, "text/html")
         elif path == "/simple/mm-big/":
             links = "".join(f'<a href="/packages/mm_big-1.0.{i}-py3-none-any.whl">mm_big-1.0.{i}-py3-none-any.whl</a>\n'
                             for i in range(BIG_NAMES))
@@ -311,7 +340,7 @@ def test_format_queries_that_name_nothing_served(html_worker, html_upstream, que
     assert seen[before:] == []
 
 
-@pytest.mark.parametrize("accept, json", [
+@pytest.mark.parametrize("accept, wants_json", [
     ("*/*", False),
     ("application/json", False),
     (f"{PEP691};q=0", False),
@@ -319,10 +348,10 @@ def test_format_queries_that_name_nothing_served(html_worker, html_upstream, que
     (f"text/html;q=0.9, {PEP691};q=abc", False),
     (f"TEXT/HTML;q=0.5, {PEP691.upper()};q=0.6", True),
 ])
-def test_accept_edge_cases(html_worker, accept, json):
+def test_accept_edge_cases(html_worker, accept, wants_json):
     r = get(f"{html_worker.origin}/pypi/simple/mm-html/", accept)
     assert r.status_code == 200
-    assert (r.headers["Content-Type"] == PEP691) == json, (accept, r.headers["Content-Type"])
+    assert (r.headers["Content-Type"] == PEP691) == wants_json, (accept, r.headers["Content-Type"])
 
 
 def test_queries_on_file_routes_are_dropped(html_worker, html_upstream):
@@ -332,3 +361,28 @@ def test_queries_on_file_routes_are_dropped(html_worker, html_upstream):
         r = raw_get(html_worker.origin, f"{path}?url=http://127.0.0.1:1/&format={PEP691}")
         assert r.status == 200
         assert all("?" not in p for p in seen[before:]), seen[before:]
+
+
+def test_file_names_round_trip_through_rewritten_urls(attacked, upstreams):
+    """Each link of the page, rewritten, downloads the upstream's bytes, and the upstream is
+    asked for the path exactly as its link spelled it."""
+    _, seen, _, _ = upstreams
+    page = get(f"{attacked.origin}/pypi/simple/mm-rt/", PEP691).json()
+    urls = {f["filename"]: f["url"] for f in page["files"]}
+    assert len(urls) == len(ROUND_TRIP)
+    for path, body in ROUND_TRIP.items():
+        url = urls[path.rsplit("/", 1)[1]]
+        assert url == f"{attacked.origin}/files{path}"
+        r, asked = asked_during(seen, lambda: get(url))
+        assert r.status_code == 200 and r.content == body, (url, r.status_code, r.text)
+        assert [same_escapes(p) for p in asked] == [same_escapes(path)]
+
+
+def test_no_upstream_page_can_run_script_on_the_mirror_origin(attacked):
+    """The root listing is passed through as the upstream wrote it (pypi.org's is ~30 MB, too
+    big to rewrite): every answer forbids script, so a hostile upstream page is inert here."""
+    for path, accept in (("/simple/", "text/html"), ("/pypi/simple/mm-rt/", "text/html"),
+                         ("/files/packages/mm_rt-1!1.0.tar.gz", None), ("/nothing", None)):
+        r = get(f"{attacked.origin}{path}", accept)
+        csp = r.headers.get("Content-Security-Policy", "")
+        assert "sandbox" in csp and "default-src 'none'" in csp, (path, r.headers)

@@ -39,6 +39,8 @@ const CORS = {
   // Pages with COOP/COEP (cross-origin isolation) may load Pyodide and wheels from here.
   "Cross-Origin-Resource-Policy": "cross-origin",
   "X-Content-Type-Options": "nosniff",
+  // No answer may run anything on this origin, not even an upstream's root page passed through.
+  "Content-Security-Policy": "default-src 'none'; sandbox",
 };
 const PREFLIGHT = {
   "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
