@@ -39,6 +39,9 @@ def same_escapes(path: str) -> str:
 
 
 ROUND_TRIP_SERVED = {same_escapes(p): body for p, body in ROUND_TRIP.items()}
+FOREIGN_PAGE = (b'<html><head><base href="https://evil.invalid/base/"></head><body>'
+                b'<a href="//other.invalid/packages/a.whl">a.whl</a><a href="b.whl">b.whl</a>'
+                b'<a href="/packages/c.whl">c.whl</a></body></html>')
 HOSTILE_ROOT = (b'<html><body><script>alert(1)</script><a href="javascript:alert(2)">mm-x</a>'
                 b'<a href="mm-y/">mm-y</a></body></html>')
 
@@ -94,6 +97,15 @@ class AttackUpstream(Recorder):
             self._send(206, HTML_FILE[:10], Content_Range=f"bytes 0-9/{len(HTML_FILE)}")
         elif path == "/packages/empty.whl":
             self._send(204)
+        elif path == "/packages/notmodified.whl":
+            self._send(304)
+        elif path == "/simple/mm-foreign/":  # links and a <base href> on hosts that are not upstreams
+            self._send(200, FOREIGN_PAGE, "text/html")
+        elif path == "/simple/mm-foreign-json/":
+            page = {"meta": {"api-version": "1.0"}, "name": "mm-foreign-json", "files": [
+                {"filename": "a.whl", "url": "https://evil.invalid/packages/a.whl", "hashes": {}},
+                {"filename": "b.whl", "url": "//evil.invalid/packages/b.whl", "hashes": {}}]}
+            self._send(200, json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json")
         elif path == "/pypi/mm-canon/json":  # what pypi.org does for a non-canonical name
             self._send(301, b"", Location="/pypi/MM-Canon/json")
         elif path == "/pypi/MM-Canon/json":
@@ -225,9 +237,9 @@ def test_redirect_loop_stays_within_the_upstream_budget(attacked, upstreams):
 # ---------------------------------------------------------------- upstream answers that are not a whole file
 
 
-@pytest.mark.parametrize("name", ["partial.whl", "empty.whl"])
+@pytest.mark.parametrize("name", ["partial.whl", "empty.whl", "notmodified.whl"])
 def test_partial_or_empty_upstream_answer_is_not_a_file(attacked, name):
-    """206 or 204 from upstream is not the file: never served (or cached for a year) as a 200."""
+    """206, 204 or 304 from upstream is not the file: never served (or cached for a year) as a 200."""
     for _ in range(2):
         r = get(f"{attacked.origin}/files/packages/{name}")
         assert r.status_code == 502, (r.status_code, r.content[:40])
@@ -386,3 +398,17 @@ def test_no_upstream_page_can_run_script_on_the_mirror_origin(attacked):
         r = get(f"{attacked.origin}{path}", accept)
         csp = r.headers.get("Content-Security-Policy", "")
         assert "sandbox" in csp and "default-src 'none'" in csp, (path, r.headers)
+
+
+@pytest.mark.parametrize("project", ["mm-foreign", "mm-foreign-json"])
+def test_links_on_other_hosts_are_never_mapped_to_files(attacked, project):
+    """Links (or a <base href>) on hosts that are not an upstream stay absolute URLs on those
+    hosts: mapping them under /files/ would fetch some other file from UPSTREAM_FILES."""
+    page = get(f"{attacked.origin}/pypi/simple/{project}/", PEP691).json()
+    urls = sorted(f["url"] for f in page["files"])
+    assert all(not u.startswith(attacked.origin) for u in urls), urls
+    if project == "mm-foreign":
+        assert urls == ["https://evil.invalid/base/b.whl", "https://evil.invalid/packages/c.whl",
+                        "https://other.invalid/packages/a.whl"]  # "//" takes the base's scheme
+    else:  # a protocol-relative URL takes the upstream page's scheme
+        assert urls == ["http://evil.invalid/packages/b.whl", "https://evil.invalid/packages/a.whl"]
