@@ -83,6 +83,8 @@ class AttackUpstream(Recorder):
         if path in ("/simple/mm-away/", "/packages/away.whl", "/pypi/mm-away/json",
                     f"/pyodide-away/{PYODIDE_VERSION}/full/pyodide.mjs"):
             self._send(302, b"", Location=f"{self.foreign}{path}")
+        elif path.startswith("/pyodide-badlocation/"):
+            self._send(302, b"", Location="http://[not-a-host/x")
         elif path == "/simple/mm-relay/":  # protocol-relative Location: another host too
             self._send(301, b"", Location="//localhost:1/simple/mm-relay/")
         elif path == "/packages/moved.whl":  # same origin: followed
@@ -188,16 +190,19 @@ def test_redirect_to_another_origin_is_not_followed(attacked, upstreams, path, a
     assert foreign_seen[before:] == []
 
 
-def test_redirect_on_a_pyodide_base_to_another_origin(upstreams):
-    """The first Pyodide base redirects away: the mirror moves on to its second base."""
+@pytest.mark.parametrize("target", ["worker", "snippet"])
+def test_pyodide_bases_that_redirect_away_or_nowhere(upstreams, target):
+    """A Pyodide base that redirects to another origin, or to a Location that is no URL, is
+    skipped: the mirror moves on to its next base (the Snippet can afford one skip)."""
     origin, _, _, foreign_seen = upstreams
-    mirror = start_worker(origin, target="snippet", upstream_pyodide=[
-        f"{origin}/pyodide-away", f"{origin}/pyodide-ok"])
+    bad = ["away", "badlocation"] if target == "worker" else ["away"]
+    mirror = start_worker(origin, target=target, upstream_pyodide=[
+        *(f"{origin}/pyodide-{b}" for b in bad), f"{origin}/pyodide-ok"])
     try:
         before = len(foreign_seen)
         r = get(f"{mirror.origin}/pyodide/{PYODIDE_VERSION}/full/pyodide.mjs")
-        assert r.status_code == 200 and r.content == PYODIDE_A["pyodide.mjs"]
-        assert r.headers["X-Mirror-Upstream"] == "2"
+        assert r.status_code == 200 and r.content == PYODIDE_A["pyodide.mjs"], r.text
+        assert r.headers["X-Mirror-Upstream"] == str(len(bad) + 1)
         assert foreign_seen[before:] == []
     finally:
         stop_worker(mirror)

@@ -213,7 +213,12 @@ async function upstream(target, init, cfg, ttl, budget) {
     if (response.body) response.body.cancel().catch(() => {});
     const location = response.headers.get("Location");
     if (response.status >= 300 && response.status < 400 && location) {
-      const next = new URL(location, url);
+      let next;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new UpstreamError(502, `upstream redirected to an invalid URL: ${target}`);
+      }
       if (next.origin !== origin) throw new UpstreamError(502, `upstream redirected to another origin (${next.origin}): ${target}`);
       if (hops >= MAX_REDIRECTS) throw new UpstreamError(502, `upstream redirected more than ${MAX_REDIRECTS} times: ${target}`);
       url = next.href;
