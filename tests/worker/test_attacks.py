@@ -103,6 +103,12 @@ class AttackUpstream(Recorder):
             self._send(304)
         elif path == "/simple/mm-foreign/":  # links and a <base href> on hosts that are not upstreams
             self._send(200, FOREIGN_PAGE, "text/html")
+        elif path in ("/simple/mm-odd-json/", "/pypi/mm-odd-json/json"):  # entries that are no file
+            files = [None, 5, "x.whl", {"filename": "nourl.whl"}, {"filename": "numurl.whl", "url": 7},
+                     {"filename": "real.whl", "url": "/packages/real.whl", "hashes": {}}]
+            page = {"meta": {"api-version": "1.0"}, "name": "mm-odd-json", "files": files,
+                    "urls": files, "releases": {"1.0": files, "2.0": None}}
+            self._send(200, json.dumps(page).encode(), "application/json")
         elif path == "/simple/mm-foreign-json/":
             page = {"meta": {"api-version": "1.0"}, "name": "mm-foreign-json", "files": [
                 {"filename": "a.whl", "url": "https://evil.invalid/packages/a.whl", "hashes": {}},
@@ -417,3 +423,16 @@ def test_links_on_other_hosts_are_never_mapped_to_files(attacked, project):
                         "https://other.invalid/packages/a.whl"]  # "//" takes the base's scheme
     else:  # a protocol-relative URL takes the upstream page's scheme
         assert urls == ["http://evil.invalid/packages/b.whl", "https://evil.invalid/packages/a.whl"]
+
+
+def test_json_entries_that_are_no_file_are_dropped(attacked):
+    """Entries that are not objects, or have no URL string, are dropped (not turned into
+    <origin>/files/.../undefined links, nor failing the whole page)."""
+    real = f"{attacked.origin}/files/packages/real.whl"
+    r = get(f"{attacked.origin}/pypi/simple/mm-odd-json/", PEP691)
+    assert r.status_code == 200, r.text
+    assert [(f["filename"], f["url"]) for f in r.json()["files"]] == [("real.whl", real)]
+    html = get(f"{attacked.origin}/pypi/simple/mm-odd-json/", "text/html").text
+    assert "undefined" not in html and f'href="{real}"' in html
+    data = get(f"{attacked.origin}/pypi/mm-odd-json/json").json()
+    assert [f["url"] for f in data["urls"]] == [real] == [f["url"] for f in data["releases"]["1.0"]]

@@ -511,10 +511,12 @@ function requestedFormat(request, url) {
 }
 
 /** File entries with their URLs pointed at this Worker; entries whose link is not http(s)
- * (javascript:, data:, ...) are dropped, so they never reach a page we render. */
+ * (javascript:, data:, ...) or that have no URL string at all are dropped, so they never reach
+ * a page we render. */
 function rewriteFiles(files, base, cfg, origin) {
   const out = [];
-  for (const f of files || []) {
+  for (const f of Array.isArray(files) ? files : []) {
+    if (!f || typeof f.url !== "string") continue;
     const url = rewriteUrl(f.url, base, cfg, origin);
     if (url !== null) out.push({ ...f, url });
   }
