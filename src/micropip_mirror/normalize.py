@@ -3,10 +3,11 @@ PEP 691 JSON every supported micropip parses the same way.
 
 Accepted: PEP 691 JSON (api 1.x), PEP 503 HTML, the legacy JSON API
 (/pypi/<name>/json), and JSON labelled application/json, text/plain or
-application/octet-stream. File URLs come out absolute (relative ones resolved
-against the final response URL or the page's <base href>), http(s) only, with
-their percent-encoding untouched and without a fragment: a ``#sha256=...``
-fragment becomes the file's hash when the answer gives none otherwise.
+application/octet-stream; bytes that are not UTF-8 are replaced, as the
+fetch().text() plain micropip reads pages with does. File URLs come out absolute
+(relative ones resolved against the final response URL or the page's <base href>),
+http(s) only, with their percent-encoding untouched and without a fragment: a
+``#sha256=...`` fragment becomes the file's hash when the answer gives none otherwise.
 A file's PEP 658 metadata counts as available only when the mirror says so
 (``true`` or a hash); ``false`` or no key means it is not.
 """
@@ -18,7 +19,7 @@ import re
 from typing import Any
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import InvalidAnswer
 from .mirrors import canonical_name
@@ -84,7 +85,11 @@ def parse_answer(body: bytes, content_type: str, url: str, project: str) -> Proj
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InvalidAnswer(f"answer is not UTF-8 text ({ctype or 'no content type'})") from e
+        # Plain micropip reads pages with fetch().text(), which replaces bad bytes: a
+        # page with a stray non-UTF-8 byte (a Latin-1 footer or comment) works there.
+        text = body.decode("utf-8-sig", "replace")
+        if text.lstrip()[:1] not in ("{", "[", "<"):
+            raise InvalidAnswer(f"answer is not UTF-8 text ({ctype or 'no content type'})") from e
     head = text.lstrip()[:1]
     if head in ("{", "[") and ctype in _JSON_TYPES:
         page = _from_json(text, url, project)
@@ -196,14 +201,15 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
         parser.close()
     except Exception as e:  # html.parser is lenient; this is belt and braces
         raise InvalidAnswer(f"unparsable HTML ({e})") from None
-    base = urljoin(url, parser.base) if parser.base else url
+    base = _join(url, parser.base) if parser.base else url
+    base = base or url  # a base that is no URL is ignored, as browsers ignore it
     page = ProjectPage(name=project)
     for attrs, text_parts in parser.anchors:
         href = attrs.get("href")
         if not href:
             continue
-        link = urldefrag(href)[0]
-        filename = "".join(text_parts).strip() or unquote(urlsplit(link).path.rsplit("/", 1)[-1])
+        path = href.split("#", 1)[0].split("?", 1)[0]
+        filename = "".join(text_parts).strip() or unquote(path.rsplit("/", 1)[-1])
         if not _DIST_FILE.search(filename):
             continue
         meta = _first_present(attrs, "data-core-metadata", "data-dist-info-metadata")
@@ -270,8 +276,11 @@ def best_hash(hashes: dict[str, str]) -> tuple[str, str] | None:
 
 def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_python,
          yanked, core_metadata, size) -> None:
-    link, fragment = urldefrag(href)
-    file_url = urljoin(base, link)
+    link, fragment = href.split("#", 1) if "#" in href else (href, "")
+    file_url = _join(base, link)
+    if file_url is None:  # one malformed link (e.g. "http://[x/") must not sink the page
+        page.refused.append(f"{filename}: refused malformed URL {href!r}")
+        return
     scheme = urlsplit(file_url).scheme
     if scheme not in ("http", "https"):
         page.refused.append(f"{filename}: refused {scheme or 'relative'} URL {href!r}")
@@ -291,6 +300,16 @@ def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_pytho
         size = None
     page.files.append(FileEntry(filename, file_url, hashes, requires_python, yanked,
                                 core_metadata, size))
+
+
+def _join(base: str, link: str) -> str | None:
+    """``link`` resolved against ``base``; None when it is no URL (urllib raises)."""
+    try:
+        joined = urljoin(base, link)
+        urlsplit(joined)
+    except ValueError:
+        return None
+    return joined
 
 
 def _dict(value, what: str) -> dict:

@@ -204,7 +204,7 @@ def _patched(original_string, original_bytes, original_add):
             if resolving is not None:
                 resolving.error = e
             raise
-        page = for_this_python(page)
+        page = for_this_python(page, requirement)
         if _session is not None and not _session.adapter.honours_yanked:
             page = without_yanked(page, requirement)
         return to_pep691_json(page), {"content-type": PEP691_JSON}

@@ -194,9 +194,10 @@ class Router:
         a wheel while it reads the .metadata, which may need the same wheel."""
         url = known.entry.url
         shared = self._inflight.get(url)
-        if shared is None:
+        if shared is None or shared.waiters == 0:  # none, or given up and still cancelling
             shared = self._inflight[url] = _Shared(asyncio.ensure_future(self._wheel(known)))
-            shared.task.add_done_callback(lambda _: self._inflight.pop(url, None))
+            shared.task.add_done_callback(
+                lambda _, mine=shared: self._inflight.get(url) is mine and self._inflight.pop(url))
         shared.waiters += 1
         try:
             return await asyncio.shield(shared.task)
@@ -212,26 +213,37 @@ class Router:
 
     async def _metadata(self, known: _KnownFile) -> bytes:
         """The .metadata file, or when no mirror serves a valid one, the METADATA
-        inside the (verified) wheel: a missing .metadata never stops an install."""
+        inside the (verified) wheel: a missing .metadata never stops an install.
+        Joins the wheel's download from the start (micropip starts it alongside),
+        so a .metadata that fails after the wheel arrived costs no second download."""
         name = known.entry.filename + _METADATA
         record = Record("file", name)
         self.report.append(record)
-        if known.entry.core_metadata is not None:
-            try:
-                return await self._first_file(known, record, is_metadata=True)
-            except AllMirrorsFailed:
-                pass  # recorded; read it from the wheel
-        fallback = record.attempt("wheel", known.entry.url)
+        wheel = asyncio.ensure_future(self._shared_wheel(known))
         try:
-            data = metadata_from_wheel(await self._shared_wheel(known), known.entry.filename)
-        except (AllMirrorsFailed, AttemptFailed, InvalidFile) as e:
-            fallback.finish("failed", f"no .metadata, and the wheel failed too: {_first_line(e)}")
-            record.finish(None)
-            raise AllMirrorsFailed(
-                f"file {name!r}", [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
-        fallback.finish("ok", "METADATA read from the verified wheel")
-        record.finish("wheel")
-        return data
+            if known.entry.core_metadata is not None:
+                try:
+                    return await self._first_file(known, record, is_metadata=True)
+                except AllMirrorsFailed:
+                    pass  # recorded; read it from the wheel
+            fallback = record.attempt("wheel", known.entry.url)
+            try:
+                data = metadata_from_wheel(await wheel, known.entry.filename)
+            except (AllMirrorsFailed, AttemptFailed, InvalidFile) as e:
+                why = (_first_line(e) if not isinstance(e, AllMirrorsFailed) else
+                       "; ".join(f"{mirror}: {reason}" for mirror, _, reason in e.failures))
+                fallback.finish("failed", f"no .metadata, and the wheel failed too: {why}")
+                record.finish(None)
+                raise AllMirrorsFailed(
+                    f"file {name!r}", [(a.mirror, a.url, a.reason) for a in record.attempts]) from None
+            fallback.finish("ok", "METADATA read from the verified wheel")
+            record.finish("wheel")
+            return data
+        finally:
+            if not wheel.done():
+                wheel.cancel()  # leaves the download to micropip's own request for the wheel
+            elif not wheel.cancelled():
+                wheel.exception()  # seen: no "exception never retrieved" warning
 
     async def _first_file(self, known: _KnownFile, record: Record, is_metadata: bool) -> bytes:
         order = self.health.order([known.mirror] + [m for m in self.mirrors if m != known.mirror])

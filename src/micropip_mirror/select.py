@@ -18,9 +18,14 @@ def _specifier_set():
     return SpecifierSet
 
 
-def for_this_python(page: ProjectPage, python: str | None = None) -> ProjectPage:
+def for_this_python(page: ProjectPage, requirement=None,
+                    python: str | None = None) -> ProjectPage:
     """The page less the files whose requires-python excludes ``python`` (the
-    running one by default). An unparsable requires-python excludes nothing."""
+    running one by default), as pip chooses. When no other wheel meets the
+    requirement they stay, as the last resort: plain micropip would install
+    them (stale upper bounds such as "<3.13" are common), and never doing
+    worse than plain micropip comes first. An unparsable requires-python
+    excludes nothing."""
     python = python or ".".join(map(str, sys.version_info[:3]))
     spec_set = None
     keep = []
@@ -33,7 +38,7 @@ def for_this_python(page: ProjectPage, python: str | None = None) -> ProjectPage
             except Exception:  # InvalidSpecifier: the file stays, as pip keeps it
                 pass
         keep.append(f)
-    if len(keep) == len(page.files):
+    if len(keep) == len(page.files) or not _meets(keep, requirement):
         return page
     return ProjectPage(page.name, keep, page.refused)
 
@@ -41,9 +46,30 @@ def for_this_python(page: ProjectPage, python: str | None = None) -> ProjectPage
 def without_yanked(page: ProjectPage, requirement=None) -> ProjectPage:
     """The page less its yanked files, for micropip versions that ignore
     ``yanked``; kept when the requirement pins a version with == or ===, as
-    PEP 592 allows."""
-    pinned = requirement is not None and any(
-        spec.operator in ("==", "===") for spec in getattr(requirement, "specifier", ()))
+    PEP 592 allows, or when no other wheel meets it: a yanked version is then
+    the last resort, as in micropip 0.10+ (plain 0.6-0.9 would install it anyway)."""
+    pinned = requirement is not None and any(  # ==2.* is a range, not a pin
+        spec.operator == "===" or (spec.operator == "==" and not spec.version.endswith(".*"))
+        for spec in getattr(requirement, "specifier", ()))
     if pinned or not any(f.yanked for f in page.files):
         return page
-    return ProjectPage(page.name, [f for f in page.files if not f.yanked], page.refused)
+    kept = [f for f in page.files if not f.yanked]
+    if not _meets(kept, requirement):
+        return page
+    return ProjectPage(page.name, kept, page.refused)
+
+
+def _meets(files, requirement) -> bool:
+    """Whether a wheel among ``files`` has a version the requirement accepts
+    (filtered as micropip does, so pre-releases count only when it would take them)."""
+    versions = [f.version for f in files if f.version]
+    if requirement is None:
+        return bool(versions)
+    valid = []
+    for version in versions:  # micropip skips versions it cannot parse
+        try:
+            requirement.specifier.contains(version, prereleases=True)
+        except Exception:  # InvalidVersion of whichever packaging micropip uses
+            continue
+        valid.append(version)
+    return any(True for _ in requirement.specifier.filter(valid))

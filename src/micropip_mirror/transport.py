@@ -119,6 +119,7 @@ class UrllibTransport:
 
 
 def _blocking_fetch(url, headers, timeout, on_answer) -> Response:
+    import http.client
     import socket
     import urllib.error
     import urllib.request
@@ -139,6 +140,8 @@ def _blocking_fetch(url, headers, timeout, on_answer) -> Response:
         raise AttemptFailed(f"network error ({e.reason})") from None
     except (OSError, ValueError) as e:
         raise AttemptFailed(f"network error ({e})") from None
+    except http.client.HTTPException as e:  # e.g. IncompleteRead: the body was cut short
+        raise AttemptFailed(f"network error ({type(e).__name__}: {e})") from None
 
 
 def default_transport():

@@ -59,10 +59,11 @@ def check_wheel(data: bytes, filename: str) -> None:
             if bad is not None:
                 raise InvalidFile(f"corrupt member {bad!r}")
             _dist_info(zf.namelist(), filename)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
-        if isinstance(e, InvalidFile):
-            raise
-        raise InvalidFile(f"not a readable wheel ({e})") from None
+    except InvalidFile:
+        raise
+    except Exception as e:  # zipfile on untrusted bytes: zlib.error, RuntimeError
+        # (encrypted member), NotImplementedError (compression method), BadZipFile...
+        raise InvalidFile(f"not a readable wheel ({type(e).__name__}: {e})") from None
 
 
 def check_metadata(data: bytes, filename: str) -> None:
@@ -71,10 +72,11 @@ def check_metadata(data: bytes, filename: str) -> None:
     if b"\0" in data[:4096] or data[:2] == b"PK":
         raise InvalidFile("binary data, not core metadata")
     headers = BytesHeaderParser().parsebytes(data)
-    name, ver = headers.get("Name"), headers.get("Version")
+    # str().strip(): values keep trailing blanks and the line break of a folded header
+    name, ver = (str(headers.get(key) or "").strip() for key in ("Name", "Version"))
     if not name or not ver or not headers.get("Metadata-Version"):
         raise InvalidFile("no Metadata-Version, Name and Version headers")
-    if canonical_name(str(name)) != canonical_name(project) or not _same_version(str(ver), version):
+    if canonical_name(name) != canonical_name(project) or not _same_version(ver, version):
         raise InvalidFile(f"metadata is for {name} {ver}, not {project} {version}")
 
 
@@ -83,7 +85,7 @@ def metadata_from_wheel(data: bytes, filename: str) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             return zf.read(_dist_info(zf.namelist(), filename) + "/METADATA")
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
-        if isinstance(e, InvalidFile):
-            raise
-        raise InvalidFile(f"cannot read METADATA from the wheel ({e})") from None
+    except InvalidFile:
+        raise
+    except Exception as e:  # as in check_wheel: zipfile fails in many ways
+        raise InvalidFile(f"cannot read METADATA from the wheel ({type(e).__name__}: {e})") from None

@@ -83,13 +83,18 @@ def serve(mirror: Mirror, shape: str, *, yanked_newest=False, host="files.exampl
     return routes
 
 
-def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, str]:
-    """Resolve ``requirement`` with dependencies; name -> version of what micropip picked."""
+def tree_transaction():
+    """A micropip Transaction that resolves dependencies."""
     fields = dict(ctx={"extra": "", "python_version": "3.12"}, ctx_extras=[], keep_going=False,
                   deps=True, pre=False, fetch_kwargs={}, index_urls=["https://pypi.org/simple"])
     if "_compat_layer" in transaction.Transaction.__dataclass_fields__:
         fields["_compat_layer"] = compat()
-    txn = transaction.Transaction(**fields)
+    return transaction.Transaction(**fields)
+
+
+def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, str]:
+    """Resolve ``requirement`` with dependencies; name -> version of what micropip picked."""
+    txn = tree_transaction()
     micropip_mirror.enable(list(mirrors), transport=transport, hedge_after=None, timeout=2)
     try:
         asyncio.run(txn.add_requirement(requirement))
@@ -167,3 +172,15 @@ def test_files_for_another_python_are_passed_over():
         data["files"][0]["requires-python"] = "not a specifier"  # ignored, as pip does
         routes[M.project_url(name)] = page(M.project_url(name), json.dumps(data).encode())
     assert install("app", Scripted(routes)) == {"app": "1.0.0", "lib": "1.0.0", "leaf": "1.0.0"}
+
+
+def test_a_dependency_whose_every_file_excludes_this_python_installs_as_plain_micropip_does():
+    """Stale upper bounds (``requires-python = "<3.13"``) are common; Pyodide 314 runs
+    Python 3.14. Plain micropip ignores requires-python and installs leaf 2.0.0; so
+    must we: files for another Python are hidden only while another version fits."""
+    routes = serve(M, "metadata-ok")
+    body = json.loads(routes[M.project_url("leaf")].body)
+    for f in body["files"]:
+        f["requires-python"] = "<3.0"
+    routes[M.project_url("leaf")] = page(M.project_url("leaf"), json.dumps(body).encode())
+    assert install("app", Scripted(routes))["leaf"] == "2.0.0"
