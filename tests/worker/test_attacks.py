@@ -49,7 +49,8 @@ HOSTILE_ROOT = (b'<html><body><script>alert(1)</script><a href="javascript:alert
 class Recorder(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[str]
-    foreign: str  # origin of the foreign server, for redirects that leave the upstream
+    foreign: str  # origin of the foreign server, for redirects that leave the upstreams
+    trusted: str  # origin of a server the mirror is configured with (its last Pyodide base)
 
     def log_message(self, *args):
         pass
@@ -87,6 +88,8 @@ class AttackUpstream(Recorder):
             self._send(302, b"", Location="http://[not-a-host/x")
         elif path == "/simple/mm-relay/":  # protocol-relative Location: another host too
             self._send(301, b"", Location="//localhost:1/simple/mm-relay/")
+        elif path == "/packages/to-trusted.whl":  # another configured upstream: followed
+            self._send(302, b"", Location=f"{self.trusted}/pyodide-c/to-trusted.whl")
         elif path == "/packages/moved.whl":  # same origin: followed
             self._send(301, b"", Location="/packages/real.whl")
         elif path == "/packages/real.whl":
@@ -148,13 +151,17 @@ def _serve(handler_class, **attrs):
 
 @pytest.fixture(scope="module")
 def upstreams():
-    """(attack origin, its request log, foreign origin, the foreign server's request log)."""
+    """(attack origin, its request log, foreign origin, the foreign server's request log,
+    trusted origin, the trusted server's request log)."""
     foreign_seen: list[str] = []
     attack_seen: list[str] = []
-    foreign, foreign_origin = _serve(ForeignServer, seen=foreign_seen, foreign="")
-    attack, attack_origin = _serve(AttackUpstream, seen=attack_seen, foreign=foreign_origin)
-    yield attack_origin, attack_seen, foreign_origin, foreign_seen
-    for server in (attack, foreign):
+    trusted_seen: list[str] = []
+    foreign, foreign_origin = _serve(ForeignServer, seen=foreign_seen)
+    trusted, trusted_origin = _serve(ForeignServer, seen=trusted_seen)
+    attack, attack_origin = _serve(AttackUpstream, seen=attack_seen, foreign=foreign_origin,
+                                   trusted=trusted_origin)
+    yield attack_origin, attack_seen, foreign_origin, foreign_seen, trusted_origin, trusted_seen
+    for server in (attack, foreign, trusted):
         server.shutdown()
         server.server_close()
 
@@ -163,7 +170,7 @@ def upstreams():
 def attacked(request, upstreams):
     origin = upstreams[0]
     mirror = start_worker(origin, timeout_ms=3000, target=request.param, upstream_pyodide=[
-        f"{origin}/pyodide-loop", f"{origin}/pyodide-ok"])
+        f"{origin}/pyodide-loop", f"{origin}/pyodide-ok", f"{upstreams[4]}/pyodide-c"])
     yield mirror
     stop_worker(mirror)
 
@@ -187,7 +194,7 @@ def asked_during(log, do):
 def test_redirect_to_another_origin_is_not_followed(attacked, upstreams, path, accept):
     """An upstream redirect off its own origin is a 502: the mirror does not fetch (and so
     does not serve, or resolve page links against) whatever host the upstream names."""
-    _, _, _, foreign_seen = upstreams
+    _, _, _, foreign_seen, *_ = upstreams
     before = len(foreign_seen)
     r = get(f"{attacked.origin}{path}", accept)
     assert r.status_code == 502, (path, r.status_code, r.text)
@@ -200,7 +207,7 @@ def test_redirect_to_another_origin_is_not_followed(attacked, upstreams, path, a
 def test_pyodide_bases_that_redirect_away_or_nowhere(upstreams, target):
     """A Pyodide base that redirects to another origin, or to a Location that is no URL, is
     skipped: the mirror moves on to its next base (the Snippet can afford one skip)."""
-    origin, _, _, foreign_seen = upstreams
+    origin, _, _, foreign_seen, *_ = upstreams
     bad = ["away", "badlocation"] if target == "worker" else ["away"]
     mirror = start_worker(origin, target=target, upstream_pyodide=[
         *(f"{origin}/pyodide-{b}" for b in bad), f"{origin}/pyodide-ok"])
@@ -223,6 +230,15 @@ def test_same_origin_redirects_followed(attacked):
     assert r.json()["urls"][0]["url"] == f"{attacked.origin}/files/packages/real.whl"
 
 
+def test_redirect_to_another_configured_upstream_followed(attacked, upstreams):
+    """A file host redirecting to another host the mirror is configured with (as pypi.org to
+    files.pythonhosted.org would) is not an open proxy: followed."""
+    *_, trusted_seen = upstreams
+    r, asked = asked_during(trusted_seen, lambda: get(f"{attacked.origin}/files/packages/to-trusted.whl"))
+    assert r.status_code == 200 and r.content == b'<a href="/packages/evil.whl">evil.whl</a>', r.text
+    assert asked == ["/pyodide-c/to-trusted.whl"]
+
+
 def test_relative_links_resolve_against_the_redirected_page(attacked):
     page = get(f"{attacked.origin}/pypi/simple/mm-moved/", PEP691).json()
     assert [f["url"] for f in page["files"]] == [f"{attacked.origin}/files/elsewhere/packages/real.whl"]
@@ -231,7 +247,7 @@ def test_relative_links_resolve_against_the_redirected_page(attacked):
 def test_redirect_loop_stays_within_the_upstream_budget(attacked, upstreams):
     """A looping redirect costs a bounded number of upstream requests: at most 2 for the Snippet
     (its subrequest limit), and the Worker still reaches its second Pyodide base."""
-    _, seen, _, _ = upstreams
+    _, seen, *_ = upstreams
     budget = 2 if attacked.target == "snippet" else 8
     r, asked = asked_during(seen, lambda: get(f"{attacked.origin}/files/packages/loop.whl"))
     assert r.status_code == 502 and len(asked) <= budget, asked
@@ -389,7 +405,7 @@ def test_queries_on_file_routes_are_dropped(html_worker, html_upstream):
 def test_file_names_round_trip_through_rewritten_urls(attacked, upstreams):
     """Each link of the page, rewritten, downloads the upstream's bytes, and the upstream is
     asked for the path exactly as its link spelled it."""
-    _, seen, _, _ = upstreams
+    _, seen, *_ = upstreams
     page = get(f"{attacked.origin}/pypi/simple/mm-rt/", PEP691).json()
     urls = {f["filename"]: f["url"] for f in page["files"]}
     assert len(urls) == len(ROUND_TRIP)

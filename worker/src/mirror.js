@@ -16,7 +16,7 @@
  * <base href>) keep their path below that base (query dropped: /files/ never forwards one), and
  * /files/<path> is always fetched from settings.files. Links that are not http(s) are dropped.
  *
- * Upstream redirects are followed on the upstream's own origin only (another origin: 502), and
+ * Upstream redirects are followed only to the configured upstreams' origins (else: 502), and
  * every upstream request, redirects included, counts against cfg.maxUpstreamAttempts.
  *
  * Every answer, errors included, carries CORS headers set here, so browsers see the real status
@@ -196,14 +196,13 @@ class UpstreamError extends Error {
 
 /**
  * Fetch from an upstream; the timeout covers the wait for the response headers only, so a long
- * file body can still stream. Redirects are followed only on the target's own origin (so an
- * upstream cannot make this an open proxy) and at most MAX_REDIRECTS times; every request made,
+ * file body can still stream. Redirects are followed only to the configured upstreams' origins
+ * (so an upstream cannot make this an open proxy) and at most MAX_REDIRECTS times; every request made,
  * redirects included, is taken from `budget` (a Snippet may make only 2). Returns the response
  * and the URL it came from; throws UpstreamError (404 or 502) for anything but a whole 200 file.
  * Without the Cache API, the answer is cached at the fetch layer for `ttl` seconds.
  */
 async function upstream(target, init, cfg, ttl, budget) {
-  const origin = new URL(target).origin;
   let url = target;
   for (let hops = 0; ; hops += 1) {
     if (budget.left <= 0) throw new UpstreamError(502, `upstream request budget (${cfg.maxUpstreamAttempts}) spent: ${target}`);
@@ -219,7 +218,7 @@ async function upstream(target, init, cfg, ttl, budget) {
       } catch {
         throw new UpstreamError(502, `upstream redirected to an invalid URL: ${target}`);
       }
-      if (next.origin !== origin) throw new UpstreamError(502, `upstream redirected to another origin (${next.origin}): ${target}`);
+      if (!upstreamOrigins(cfg).has(next.origin)) throw new UpstreamError(502, `upstream redirected to another origin (${next.origin}): ${target}`);
       if (hops >= MAX_REDIRECTS) throw new UpstreamError(502, `upstream redirected more than ${MAX_REDIRECTS} times: ${target}`);
       url = next.href;
       continue;
@@ -229,6 +228,11 @@ async function upstream(target, init, cfg, ttl, budget) {
     }
     throw new UpstreamError(502, `upstream answered ${response.status}: ${target}`);
   }
+}
+
+/** The origins this mirror was configured with: redirects may move between these only. */
+function upstreamOrigins(cfg) {
+  return new Set([cfg.index, cfg.files, ...cfg.pyodide].map((base) => new URL(base).origin));
 }
 
 async function fetchOnce(url, init, cfg, ttl) {
