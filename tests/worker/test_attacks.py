@@ -42,6 +42,8 @@ ROUND_TRIP_SERVED = {same_escapes(p): body for p, body in ROUND_TRIP.items()}
 FOREIGN_PAGE = (b'<html><head><base href="https://evil.invalid/base/"></head><body>'
                 b'<a href="//other.invalid/packages/a.whl">a.whl</a><a href="b.whl">b.whl</a>'
                 b'<a href="/packages/c.whl">c.whl</a></body></html>')
+BAD_BASES = {"mm-badbase-js": "javascript:alert(1)//", "mm-badbase-data": "data:text/html,x/",
+             "mm-badbase-invalid": "http://[not-a-host/"}
 HOSTILE_ROOT = (b'<html><body><script>alert(1)</script><a href="javascript:alert(2)">mm-x</a>'
                 b'<a href="mm-y/">mm-y</a></body></html>')
 
@@ -112,6 +114,10 @@ class AttackUpstream(Recorder):
             page = {"meta": {"api-version": "1.0"}, "name": "mm-odd-json", "files": files,
                     "urls": files, "releases": {"1.0": files, "2.0": None}}
             self._send(200, json.dumps(page).encode(), "application/json")
+        elif path.startswith("/simple/mm-badbase-"):  # <base href> that browsers ignore
+            href = BAD_BASES[path.split("/")[2]]
+            page = f'<html><head><base href="{href}"></head><body><a href="real.whl">real.whl</a></body></html>'
+            self._send(200, page.encode(), "text/html")
         elif path == "/simple/mm-foreign-json/":
             page = {"meta": {"api-version": "1.0"}, "name": "mm-foreign-json", "files": [
                 {"filename": "a.whl", "url": "https://evil.invalid/packages/a.whl", "hashes": {}},
@@ -452,3 +458,12 @@ def test_json_entries_that_are_no_file_are_dropped(attacked):
     assert "undefined" not in html and f'href="{real}"' in html
     data = get(f"{attacked.origin}/pypi/mm-odd-json/json").json()
     assert [f["url"] for f in data["urls"]] == [real] == [f["url"] for f in data["releases"]["1.0"]]
+
+
+@pytest.mark.parametrize("project", sorted(BAD_BASES))
+def test_base_href_browsers_ignore_is_ignored(attacked, project):
+    """HTML: a <base href> that does not parse, or is javascript: or data:, is ignored; links
+    resolve against the page itself (the page is not lost, its links not dropped)."""
+    r = get(f"{attacked.origin}/pypi/simple/{project}/", PEP691)
+    assert r.status_code == 200, r.text
+    assert [f["url"] for f in r.json()["files"]] == [f"{attacked.origin}/files/simple/{project}/real.whl"]

@@ -334,7 +334,7 @@ async function projectPage(url, name, fmt, cfg, ctx, budget) {
     if (type.includes("json")) page = JSON.parse(body);
     else if (type.includes("html")) {
       page = parseHtml(body, name);
-      if (page.base) base = new URL(page.base, base).href;
+      if (page.base) base = htmlBase(page.base, base);
     } else throw new UpstreamError(502, `upstream sent unexpected content type ${JSON.stringify(type)}`);
     const files = rewriteFiles(page.files, base, cfg, url.origin);
     page = { meta: page.meta || { "api-version": "1.0" }, ...page, name: page.name || name, files };
@@ -597,6 +597,17 @@ export function parseHtml(html, name) {
   const page = { meta: { "api-version": "1.0" }, name, files };
   if (baseTag) page.base = unescapeHtml(baseTag[1] ?? baseTag[2] ?? baseTag[3]);
   return page;
+}
+
+/** The base a page's links resolve against: its <base href>, unless that does not parse or is
+ * not http(s) (javascript:, data:), which browsers ignore too (HTML's "frozen base URL"). */
+function htmlBase(href, pageUrl) {
+  try {
+    const url = new URL(href, pageUrl);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : pageUrl;
+  } catch {
+    return pageUrl;
+  }
 }
 
 /** A PEP 503 root page -> PEP 691 `projects` (the link texts are the names). */
