@@ -44,6 +44,12 @@ FOREIGN_PAGE = (b'<html><head><base href="https://evil.invalid/base/"></head><bo
                 b'<a href="/packages/c.whl">c.whl</a></body></html>')
 BAD_BASES = {"mm-badbase-js": "javascript:alert(1)//", "mm-badbase-data": "data:text/html,x/",
              "mm-badbase-invalid": "http://[not-a-host/"}
+# Valid HTML a regex can trip on: ">" inside a quoted attribute (HTML allows it), an anchor in
+# a comment (not a link), and a single-quoted attribute holding a double quote.
+TRICKY_HTML = (b'<html><body><!-- <a href="/packages/old.whl">old.whl</a> -->\n'
+               b'<a href="/packages/real.whl#sha256=00" data-requires-python=">=3.8">real.whl</a>\n'
+               b"<a data-yanked='said \"no\"' href='/packages/real.whl'>real-again.whl</a>\n"
+               b"</body></html>")
 HOSTILE_ROOT = (b'<html><body><script>alert(1)</script><a href="javascript:alert(2)">mm-x</a>'
                 b'<a href="mm-y/">mm-y</a></body></html>')
 
@@ -118,6 +124,8 @@ class AttackUpstream(Recorder):
             href = BAD_BASES[path.split("/")[2]]
             page = f'<html><head><base href="{href}"></head><body><a href="real.whl">real.whl</a></body></html>'
             self._send(200, page.encode(), "text/html")
+        elif path == "/simple/mm-tricky-html/":
+            self._send(200, TRICKY_HTML, "text/html")
         elif path == "/simple/mm-foreign-json/":
             page = {"meta": {"api-version": "1.0"}, "name": "mm-foreign-json", "files": [
                 {"filename": "a.whl", "url": "https://evil.invalid/packages/a.whl", "hashes": {}},
@@ -467,3 +475,11 @@ def test_base_href_browsers_ignore_is_ignored(attacked, project):
     r = get(f"{attacked.origin}/pypi/simple/{project}/", PEP691)
     assert r.status_code == 200, r.text
     assert [f["url"] for f in r.json()["files"]] == [f"{attacked.origin}/files/simple/{project}/real.whl"]
+
+
+def test_html_that_trips_a_naive_parser(attacked):
+    """What Python's HTMLParser (micropip's own) reads from the page, the mirror reads too."""
+    page = get(f"{attacked.origin}/pypi/simple/mm-tricky-html/", PEP691).json()
+    real = f"{attacked.origin}/files/packages/real.whl"
+    got = [(f["filename"], f["url"], f.get("requires-python"), f.get("yanked")) for f in page["files"]]
+    assert got == [("real.whl", real, ">=3.8", None), ("real-again.whl", real, None, 'said "no"')]

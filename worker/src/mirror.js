@@ -564,12 +564,21 @@ function escapeHtml(s) {
   return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
+// <a attributes>text</a>; a quoted attribute value may hold ">" (valid HTML, as HTMLParser reads it).
+const ANCHOR_RE = /<a\s((?:[^>"']|"[^"]*"|'[^']*')*)>([\s\S]*?)<\/a\s*>/;
+
+/** Comments hold no links (for HTMLParser, and so micropip, neither). */
+function withoutComments(html) {
+  return html.replace(/<!--[\s\S]*?(?:-->|$)/g, "");
+}
+
 /** PEP 503 HTML -> PEP 691 JSON structure (hash fragment -> hashes, data-* -> keys); `base` is
  * the page's <base href>, if any, for the caller to resolve links against. */
-export function parseHtml(html, name) {
+export function parseHtml(source, name) {
   const files = [];
+  const html = withoutComments(source);
   const baseTag = /<base\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/i.exec(html);
-  const anchor = /<a\s([^>]*)>([\s\S]*?)<\/a\s*>/gi;
+  const anchor = new RegExp(ANCHOR_RE.source, "gi");
   const attr = /([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?/g;
   let m;
   while ((m = anchor.exec(html))) {
@@ -611,12 +620,13 @@ function htmlBase(href, pageUrl) {
 }
 
 /** A PEP 503 root page -> PEP 691 `projects` (the link texts are the names). */
-function parseRootHtml(html) {
+function parseRootHtml(source) {
   const projects = [];
-  const anchor = /<a\s[^>]*>([\s\S]*?)<\/a\s*>/gi;
+  const html = withoutComments(source);
+  const anchor = new RegExp(ANCHOR_RE.source, "gi");
   let m;
   while ((m = anchor.exec(html))) {
-    const name = unescapeHtml(m[1].replace(/<[^>]*>/g, "")).trim();
+    const name = unescapeHtml(m[2].replace(/<[^>]*>/g, "")).trim();
     if (name) projects.push({ name });
   }
   return projects;
