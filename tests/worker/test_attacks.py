@@ -50,6 +50,8 @@ TRICKY_HTML = (b'<html><body><!-- <a href="/packages/old.whl">old.whl</a> -->\n'
                b'<a href="/packages/real.whl#sha256=00" data-requires-python=">=3.8">real.whl</a>\n'
                b"<a data-yanked='said \"no\"' href='/packages/real.whl'>real-again.whl</a>\n"
                b"</body></html>")
+# 2 MiB of anchors whose quotes never close: a backtracking parser spends minutes on it.
+BROKEN_HTML = b'<a href="x>' * (2 * 1024 * 1024 // 11)
 HOSTILE_ROOT = (b'<html><body><script>alert(1)</script><a href="javascript:alert(2)">mm-x</a>'
                 b'<a href="mm-y/">mm-y</a></body></html>')
 
@@ -124,6 +126,8 @@ class AttackUpstream(Recorder):
             href = BAD_BASES[path.split("/")[2]]
             page = f'<html><head><base href="{href}"></head><body><a href="real.whl">real.whl</a></body></html>'
             self._send(200, page.encode(), "text/html")
+        elif path == "/simple/mm-broken-html/":
+            self._send(200, BROKEN_HTML, "text/html")
         elif path == "/simple/mm-tricky-html/":
             self._send(200, TRICKY_HTML, "text/html")
         elif path == "/simple/mm-foreign-json/":
@@ -483,3 +487,15 @@ def test_html_that_trips_a_naive_parser(attacked):
     real = f"{attacked.origin}/files/packages/real.whl"
     got = [(f["filename"], f["url"], f.get("requires-python"), f.get("yanked")) for f in page["files"]]
     assert got == [("real.whl", real, ">=3.8", None), ("real-again.whl", real, None, 'said "no"')]
+
+
+def test_broken_html_is_parsed_in_one_pass(attacked):
+    """A 2 MiB page of unclosed quotes gets an answer (within the client's 30 s): the Worker
+    parses it in one pass (a lazy-regex parser took minutes); the Snippet refuses it by size."""
+    r = get(f"{attacked.origin}/pypi/simple/mm-broken-html/", PEP691)
+    assert_cors(r)
+    if attacked.target == "snippet":
+        assert r.status_code == 502 and "larger than" in r.text
+    else:
+        assert r.status_code == 200, r.text
+        assert r.json()["files"] == []  # not one whole anchor

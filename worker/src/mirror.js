@@ -564,8 +564,44 @@ function escapeHtml(s) {
   return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-// <a attributes>text</a>; a quoted attribute value may hold ">" (valid HTML, as HTMLParser reads it).
-const ANCHOR_RE = /<a\s((?:[^>"']|"[^"]*"|'[^']*')*)>([\s\S]*?)<\/a\s*>/;
+/**
+ * Every <a attributes>text</a> of a page as [attributes, text], in one pass (linear even for a
+ * broken page: a regex with a lazy body backtracks quadratically over unclosed tags). A quoted
+ * attribute value may hold ">" (valid HTML, as HTMLParser reads it).
+ */
+function anchors(html) {
+  const lower = html.toLowerCase();
+  const found = [];
+  let at = 0;
+  for (;;) {
+    const open = lower.indexOf("<a", at);
+    if (open < 0) break;
+    at = open + 2;
+    if (!/\s/.test(lower.charAt(at))) continue;
+    const end = tagEnd(html, at);
+    if (end < 0) break; // no ">" outside quotes anywhere after: no more tags
+    let close = lower.indexOf("</a", end);
+    while (close >= 0 && !/[\s>]/.test(lower.charAt(close + 3))) close = lower.indexOf("</a", close + 3);
+    const closeEnd = close < 0 ? -1 : lower.indexOf(">", close);
+    if (closeEnd < 0) break; // no closing </a> after: no more whole anchors
+    found.push([html.slice(at, end), html.slice(end + 1, close)]);
+    at = closeEnd + 1;
+  }
+  return found;
+}
+
+/** Index of the ">" ending the tag whose attributes start at `i` (quotes honoured), or -1. */
+function tagEnd(html, i) {
+  const next = /["'>]/g;
+  for (next.lastIndex = i; ; ) {
+    const m = next.exec(html);
+    if (!m) return -1;
+    if (m[0] === ">") return m.index;
+    const closing = html.indexOf(m[0], m.index + 1);
+    if (closing < 0) return -1;
+    next.lastIndex = closing + 1;
+  }
+}
 
 /** Comments hold no links (for HTMLParser, and so micropip, neither). */
 function withoutComments(html) {
@@ -578,16 +614,14 @@ export function parseHtml(source, name) {
   const files = [];
   const html = withoutComments(source);
   const baseTag = /<base\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/i.exec(html);
-  const anchor = new RegExp(ANCHOR_RE.source, "gi");
   const attr = /([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?/g;
-  let m;
-  while ((m = anchor.exec(html))) {
+  for (const [attributes, text] of anchors(html)) {
     const attrs = {};
     let a;
-    while ((a = attr.exec(m[1]))) attrs[a[1].toLowerCase()] = unescapeHtml(a[2] ?? a[3] ?? a[4] ?? "");
+    while ((a = attr.exec(attributes))) attrs[a[1].toLowerCase()] = unescapeHtml(a[2] ?? a[3] ?? a[4] ?? "");
     if (!attrs.href) continue;
     const [url, frag] = attrs.href.split("#", 2);
-    const entry = { filename: unescapeHtml(m[2].replace(/<[^>]*>/g, "")).trim(), url, hashes: {} };
+    const entry = { filename: unescapeHtml(text.replace(/<[^>]*>/g, "")).trim(), url, hashes: {} };
     if (frag && frag.includes("=")) {
       const [alg, value] = frag.split("=", 2);
       entry.hashes[alg] = value;
@@ -623,10 +657,8 @@ function htmlBase(href, pageUrl) {
 function parseRootHtml(source) {
   const projects = [];
   const html = withoutComments(source);
-  const anchor = new RegExp(ANCHOR_RE.source, "gi");
-  let m;
-  while ((m = anchor.exec(html))) {
-    const name = unescapeHtml(m[2].replace(/<[^>]*>/g, "")).trim();
+  for (const [, text] of anchors(html)) {
+    const name = unescapeHtml(text.replace(/<[^>]*>/g, "")).trim();
     if (name) projects.push({ name });
   }
   return projects;
