@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import sys
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -39,12 +40,35 @@ _resolving: contextvars.ContextVar[_Resolving | None] = contextvars.ContextVar(
     "micropip_mirror_resolving", default=None)
 
 
-@dataclass
-class _Session:
-    adapter: Adapter
+@dataclass(frozen=True)
+class _Routing:
+    """What one enable() set up; an install keeps the one it started with."""
+
     router: Router
     dist: lockfile.DistFetcher | None = None  # Pyodide's own packages, in a browser
     probing: _Probing | None = None  # enable("auto") still measuring
+
+
+@dataclass
+class _Session:
+    adapter: Adapter
+    routing: _Routing
+
+
+# The install in this context and the routing it started with: set where an
+# install begins (Transaction.gather_requirements) and left set, so the wheel
+# downloads and loadPackage after it, in the same context, see it too.
+# enable() again or disable() during an install then does not strand it.
+_pinned: contextvars.ContextVar[tuple[weakref.ref, _Routing] | None] = contextvars.ContextVar(
+    "micropip_mirror_pinned", default=None)
+
+
+def _routing() -> _Routing | None:
+    """The routing for a request now: its install's, else the current one."""
+    pin = _pinned.get()
+    if pin is not None:
+        return pin[1]
+    return _session.routing if _session is not None else None
 
 
 class _Probing:
@@ -107,16 +131,17 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     if config.in_browser():
         served = lockfile.mirror_bases(chosen, lockfile.running_version())
         dist = lockfile.DistFetcher(served + lockfile.parse_bases(dist_bases), router)
+    routing = _Routing(router, dist, probing)
     if _session is not None:
-        _session.router, _session.dist, _session.probing = router, dist, probing
+        _session.routing = routing
     else:
         adapter = adapter_for(micropip)
         adapter.check()
         string_fetch, bytes_fetch, add_requirement = adapter.originals()
-        _session = _Session(adapter, router, dist, probing)
+        _session = _Session(adapter, routing)
         adapter.apply(*_patched(string_fetch, bytes_fetch, add_requirement))
-        adapter.apply_load_package(
-            lambda original: lockfile.wrap_load_package(original, lambda: _session and _session.dist))
+        adapter.apply_install_start(_pinning)
+        adapter.apply_load_package(lambda original: lockfile.wrap_load_package(original, _dist_now))
     if probing is not None and (IN_PYODIDE or _loop_running()):
         probing.start()
     logger.info("micropip-mirror enabled for micropip %s (%s): %s", micropip.__version__,
@@ -148,9 +173,10 @@ async def ready() -> list[Mirror]:
     """The mirror list in use, once enable("auto")'s probe (if any) is done."""
     if _session is None:
         return []
-    if _session.probing is not None:
-        await _session.probing.wait()
-    return list(_session.router.mirrors)
+    routing = _session.routing
+    if routing.probing is not None:
+        await routing.probing.wait()
+    return list(routing.router.mirrors)
 
 
 def disable() -> None:
@@ -168,7 +194,7 @@ def is_enabled() -> bool:
 @contextmanager
 def enabled(mirrors=None, **options):
     """``with enabled([...]):`` — enable for the block, then restore."""
-    previous = (_session.router, _session.dist, _session.probing) if _session else None
+    previous = _session.routing if _session else None
     enable(mirrors, **options)
     try:
         yield
@@ -176,7 +202,25 @@ def enabled(mirrors=None, **options):
         if previous is None:
             disable()
         elif _session is not None:
-            _session.router, _session.dist, _session.probing = previous
+            _session.routing = previous
+
+
+def _dist_now() -> lockfile.DistFetcher | None:
+    routing = _routing()
+    return routing.dist if routing is not None else None
+
+
+def _pinning(original_gather):
+    """Transaction.gather_requirements that pins the install (its Transaction)
+    to the routing in force when it began; nested calls keep the pin."""
+
+    async def gather_requirements(self, requirements, *args, **kwargs):
+        pin = _pinned.get()
+        if (pin is None or pin[0]() is not self) and _session is not None:
+            _pinned.set((weakref.ref(self), _session.routing))
+        return await original_gather(self, requirements, *args, **kwargs)
+
+    return gather_requirements
 
 
 def report(file=sys.stdout) -> Report:
@@ -189,9 +233,10 @@ def report(file=sys.stdout) -> Report:
 
 def _patched(original_string, original_bytes, original_add):
     async def fetch_string_and_headers(url, kwargs):
-        if _session is not None and _session.probing is not None:
-            await _session.probing.wait()
-        router = _session.router if _session else None
+        routing = _routing()
+        if routing is not None and routing.probing is not None:
+            await routing.probing.wait()
+        router = routing.router if routing else None
         project = router.match(url) if router else None
         if project is None:
             return await original_string(url, kwargs)
@@ -210,7 +255,8 @@ def _patched(original_string, original_bytes, original_add):
         return to_pep691_json(page), {"content-type": PEP691_JSON}
 
     async def fetch_bytes(url, kwargs):
-        router = _session.router if _session else None
+        routing = _routing()
+        router = routing.router if routing else None
         data = await router.file_bytes(url) if router else None
         return data if data is not None else await original_bytes(url, kwargs)
 

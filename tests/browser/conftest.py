@@ -25,14 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Modules whose cases are about what a browser enforces (CORS): Node.js has no
 # CORS, so their Node items are deselected (not skipped: they do not exist there).
-BROWSER_ONLY = ("test_matrix.py", "test_differential.py", "test_lockfile_and_auto.py")
+BROWSER_ONLY = ("test_matrix.py", "test_differential.py", "test_lockfile_and_auto.py",
+                "test_robustness.py")
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "core: run on every supported Pyodide release (tests/run): the harness, "
-        "test_core, lockfile/auto, the matrix's dead mirror, no CORS, tampered wheel, "
-        "file-host fallback, and the differential matrix's representative index shapes")
+        "test_core, lockfile/auto, the CSP page, the machinery's own faults (test_robustness), "
+        "the matrix's dead mirror, no CORS, tampered wheel, file-host fallback, and the "
+        "differential matrix's representative index shapes")
 
 
 def pytest_collection_modifyitems(config, items):
