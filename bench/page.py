@@ -22,20 +22,29 @@ PAGE = "<!doctype html><html><head><script src='pyodide.js'></script></head><bod
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
+    extra_headers: dict = {}
+
+    def end_headers(self):
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
+        super().end_headers()
+
     def log_message(self, *args):
         pass
 
 
 @contextlib.contextmanager
-def page_server(dist: Path, wheel: Path):
-    """Serve the staged Pyodide, bench.html and our wheel from one origin."""
+def page_server(dist: Path, wheel: Path, headers: dict | None = None):
+    """Serve the staged Pyodide, bench.html and our wheel from one origin
+    (``headers`` on every answer, e.g. a Content-Security-Policy)."""
     root = Path(tempfile.mkdtemp(prefix="mm-bench-page-"))
     try:
         for item in dist.iterdir():
             (root / item.name).symlink_to(item)
         (root / "bench.html").write_text(PAGE)
         shutil.copy(wheel, root / wheel.name)
-        handler = functools.partial(_Quiet, directory=str(root))
+        handler = functools.partial(type("Handler", (_Quiet,), {"extra_headers": headers or {}}),
+                                    directory=str(root))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         server.handle_error = lambda *a: None  # dropped connections on page reload

@@ -55,6 +55,16 @@ class Adapter:
             self._set(owner, attr, wrapped)
         return True
 
+    def apply_install_start(self, wrap) -> bool:
+        """Replace Transaction.gather_requirements (where every install begins)
+        with ``wrap(original)``. False when this micropip has none."""
+        cls = self.transaction_class()
+        original = cls.__dict__.get("gather_requirements")
+        if original is None:
+            return False
+        self._set(cls, "gather_requirements", wrap(original), method=True)
+        return True
+
     def originals(self):
         """micropip's own (fetch_string_and_headers, fetch_bytes, add_requirement)."""
         (s_owner, s_attr), (b_owner, b_attr) = self.string_sites()[0], self.bytes_sites()[0]

@@ -120,17 +120,29 @@ class MicropipMirrorAddon(BaseAddon):
             return False
         if config.parent == Path(self.manager.output_dir):
             return True
-        return site.KERNEL_PLUGIN in json.loads(config.read_text()).get(
-            "jupyter-config-data", {}).get("litePluginSettings", {})
+        data = json.loads(config.read_text()).get("jupyter-config-data") or {}
+        return site.KERNEL_PLUGIN in (data.get("litePluginSettings") or {})
+
+    @property
+    def configured(self) -> bool:
+        """Whether the build asked for micropip-mirror (any ``MicropipMirrorAddon`` option, on
+        the command line or in jupyter_lite_config.json), not merely has it installed."""
+        return "MicropipMirrorAddon" in self.config and bool(self.config["MicropipMirrorAddon"])
 
     def no_pyodide(self) -> bool:
-        self.log.error("[micropip-mirror] the site has no self-hosted Pyodide to add the wheel to: put one "
-                       "in lite_dir/static/pyodide or pass --pyodide (see the README's JupyterLite section)")
+        """Fail a build that asked for micropip-mirror; let any other build go on untouched
+        (jupyterlite-core runs every installed addon, and most sites load Pyodide from a CDN)."""
+        where = "put one in lite_dir/static/pyodide or pass --pyodide (see the README's JupyterLite section)"
+        if not self.configured:
+            self.log.warning(f"[micropip-mirror] skipped: not configured, and the site has no self-hosted "
+                             f"Pyodide to add the wheel to ({where})")
+            return True
+        self.log.error(f"[micropip-mirror] the site has no self-hosted Pyodide to add the wheel to: {where}")
         return False
 
     def add_wheel(self, lock: Path) -> bool:
         if self.wheel:
-            wheel = Path(self.manager.lite_dir) / self.wheel
+            wheel = site.check_wheel(Path(self.manager.lite_dir) / self.wheel)
         else:
             wheel = site.wheel_from_installed(self.work_dir)
         entry = site.add_wheel_to_lockfile(lock, wheel, py_compile=self.py_compile)

@@ -108,8 +108,26 @@ class DistFetcher:
     def __init__(self, configured: list[str], router):
         self.configured = list(configured)
         self.router = router
+        self._pending: dict[tuple, asyncio.Future] = {}
 
     async def download(self, file_name: str, sha256: str | None, bases: list[str]) -> bytes:
+        """One download per file at a time: concurrent loadPackage calls that
+        share a dependency share its download (a caller cancelled does not
+        cancel it for the others)."""
+        key = (file_name, sha256, tuple(bases))
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._download(file_name, sha256, bases))
+            self._pending[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, key: tuple, done: asyncio.Future) -> None:
+        self._pending.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every caller may have been cancelled meanwhile
+
+    async def _download(self, file_name: str, sha256: str | None, bases: list[str]) -> bytes:
         router, record = self.router, Record("lockfile", file_name)
         router.report.append(record)
 
@@ -138,22 +156,6 @@ class DistFetcher:
 
 # -- in the page: which base Pyodide uses, and its fetch answering from our bytes ----
 
-_FETCH_WRAPPER = """
-(original, served) => function fetch(input, init) {
-    let url;
-    try {
-        url = new URL(input instanceof Request ? input.url : String(input),
-                      globalThis.location && globalThis.location.href).href;
-    } catch (e) {
-        return original(input, init);
-    }
-    const bytes = served.get(url);
-    if (bytes === undefined) return original(input, init);
-    return Promise.resolve(new Response(bytes, {
-        status: 200, headers: {"Content-Type": "application/octet-stream"}}));
-}
-"""
-
 
 def native_base() -> str | None:
     """The absolute URL Pyodide's loadPackage resolves lockfile file names against."""
@@ -173,68 +175,135 @@ def native_base() -> str | None:
 class _Served:
     """The page's fetch, wrapped while at least one loadPackage call of ours runs:
     the URLs we downloaded are answered from their verified bytes, every other
-    request goes to the original fetch untouched."""
+    request goes to the original fetch untouched.
+
+    The wrapper is a Python function behind ``create_proxy``, not JS code built
+    with ``eval``: a page whose Content-Security-Policy forbids ``eval`` gets it
+    too. Each URL is counted per call that needs it, so two concurrent
+    loadPackage calls sharing a dependency do not take its bytes from each other.
+    """
 
     def __init__(self) -> None:
-        self.users = 0
-        self.original: Any = None
-        self.wrapper: Any = None
-        self.map: Any = None
+        self.files: dict[str, list] = {}  # url -> [calls needing it, JS Uint8Array]
+        self.original: Any = None  # the fetch we pass everything else to
+        self.wrapper: Any = None  # made once, never destroyed: a saved reference stays valid
+        self.installed = False  # our wrapper is in the page's fetch chain
 
-    def add(self, files: dict[str, bytes]):
+    def fetch(self, resource, *rest):
+        """The page's fetch while we serve: ours for our URLs, else the original."""
         import js
-        from pyodide.ffi import to_js
 
-        if self.users == 0:
-            self.map = js.Map.new()
+        try:
+            url = str(js.URL.new(getattr(resource, "url", None) or str(resource),
+                                 js.location.href).href)
+            served = self.files.get(url)
+        except Exception:  # an odd argument is the original fetch's business
+            served = None
+        if served is None:
+            return self.original(resource, *rest)
+        headers = js.Object.fromEntries([["Content-Type", "application/octet-stream"]])
+        init = js.Object.fromEntries([["status", 200], ["headers", headers]])
+        return js.Promise.resolve(js.Response.new(served[1], init))
+
+    def add(self, files: dict[str, bytes]) -> None:
+        import js
+        from pyodide.ffi import create_proxy, to_js
+
+        if self.wrapper is None:
+            self.wrapper = create_proxy(self.fetch)
+        if not self.installed:
             self.original = js.globalThis.fetch
-            self.wrapper = js.eval(_FETCH_WRAPPER)(self.original, self.map)
             js.globalThis.fetch = self.wrapper
-        self.users += 1
+            self.installed = True
         for url, data in files.items():
-            self.map.set(url, to_js(data))
+            entry = self.files.setdefault(url, [0, None])
+            entry[0] += 1
+            if entry[1] is None:
+                entry[1] = to_js(data)
 
     def remove(self, urls) -> None:
         import js
 
         for url in urls:
-            self.map.delete(url)
-        self.users -= 1
-        if self.users == 0:
-            if getattr(js.Object, "is")(js.globalThis.fetch, self.wrapper):
-                js.globalThis.fetch = self.original
-            # Else someone wrapped fetch after us: our wrapper stays in their
-            # chain, passing everything through (its map is empty).
-            self.original = self.wrapper = self.map = None
+            entry = self.files.get(url)
+            if entry is not None:
+                entry[0] -= 1
+                if entry[0] <= 0:
+                    del self.files[url]
+        if not self.files and self.installed and \
+                getattr(js.Object, "is")(js.globalThis.fetch, self.wrapper):
+            js.globalThis.fetch = self.original
+            self.installed = False
+        # Else someone wrapped fetch after us: our wrapper stays in their chain,
+        # passing everything through (it serves nothing now) and is reused.
 
 
 _SERVED = _Served()
 
 
+def _wanted(names) -> list[str]:
+    wanted = names.to_py() if hasattr(names, "to_py") else names
+    return [wanted] if isinstance(wanted, str) else list(wanted)
+
+
+def _plan(names, fetcher) -> tuple[str | None, list[str], list[dict]]:
+    """What loadPackage(names) will fetch: (base, candidate bases, lockfile entries).
+    Raises on anything unexpected in Pyodide's internals (caller falls back)."""
+    import pyodide_js
+
+    base = native_base()
+    packages = pyodide_js._api.lockfile_packages.to_py()
+    loaded = pyodide_js.loadedPackages.to_py()
+    if not isinstance(packages, dict) or not isinstance(loaded, dict):
+        raise TypeError(f"lockfile packages of type {type(packages).__name__}, "
+                        f"loaded packages of type {type(loaded).__name__}")
+    todo = [packages[n] for n in files_to_fetch(_wanted(names), packages, loaded)]
+    for entry in todo:
+        if not isinstance(entry, dict) or not isinstance(entry.get("file_name"), str):
+            raise TypeError(f"unreadable lockfile entry {entry!r:.80}")
+    # Absolute file names (allowed from 0.28) are left to Pyodide.
+    todo = [p for p in todo if "://" not in p["file_name"] and base]
+    return base, candidate_bases(base, fetcher.configured), todo
+
+
+def _fallback_record(fetcher, names, error: BaseException) -> None:
+    """Name in report() that Pyodide's own loadPackage did this call's work."""
+    try:
+        target = ", ".join(map(str, _wanted(names)))
+    except Exception:
+        target = repr(names)
+    record = Record("lockfile", target)
+    fetcher.router.report.append(record)
+    record.attempt("micropip-mirror", "").finish(
+        "fallback", f"internal error ({type(error).__name__}: {str(error)[:200]}); "
+                    "Pyodide's native loadPackage used")
+    record.finish("pyodide (native)")
+
+
 def wrap_load_package(original, fetcher_now):
     """micropip's ``loadPackage`` with the files fetched through our bases first.
-    ``fetcher_now()`` gives the current DistFetcher, or None (then: native)."""
+    ``fetcher_now()`` gives the current DistFetcher, or None (then: native).
+    Any failure of our own machinery (not of the bases) hands the call to the
+    native loadPackage, named in report(): never worse than Pyodide alone."""
 
     async def loadPackage(names, *args, **kwargs):  # noqa: N802 (micropip's name)
         fetcher = fetcher_now()
         if fetcher is None:
             return await original(names, *args, **kwargs)
-        import js
-        import pyodide_js
+        files: dict[str, bytes] = {}
+        try:
+            import js
 
-        base = native_base()
-        packages = pyodide_js._api.lockfile_packages.to_py()
-        loaded = pyodide_js.loadedPackages.to_py()
-        wanted = names.to_py() if hasattr(names, "to_py") else names
-        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
-        bases = candidate_bases(base, fetcher.configured)
-        todo = [packages[n] for n in files_to_fetch(wanted, packages, loaded)]
-        # Absolute file names (allowed from 0.28) are left to Pyodide.
-        todo = [p for p in todo if "://" not in p["file_name"] and base]
-        datas = await asyncio.gather(*(fetcher.download(p["file_name"], p.get("sha256"), bases)
-                                       for p in todo))
-        files = {str(js.URL.new(p["file_name"], base).href): d for p, d in zip(todo, datas)}
-        _SERVED.add(files)
+            base, bases, todo = _plan(names, fetcher)
+            datas = await asyncio.gather(*(fetcher.download(p["file_name"], p.get("sha256"), bases)
+                                           for p in todo))
+            files = {str(js.URL.new(p["file_name"], base).href): d for p, d in zip(todo, datas)}
+            _SERVED.add(files)
+        except AllMirrorsFailed:
+            raise  # every base failed: a real failure, not ours
+        except Exception as e:
+            _fallback_record(fetcher, names, e)
+            return await original(names, *args, **kwargs)
         try:
             return await original(names, *args, **kwargs)
         finally:

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import logging
 import sys
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from .router import Router
 from .transport import IN_PYODIDE
 
 if TYPE_CHECKING:
+    from .lockfile import DistFetcher
     from .probe import ProbeSettings
 
 logger = logging.getLogger("micropip_mirror")
@@ -43,13 +45,62 @@ _resolving: contextvars.ContextVar[_Resolving | None] = contextvars.ContextVar(
     "micropip_mirror_resolving", default=None)
 
 
+@dataclass(frozen=True)
+class _Routing:
+    """What one enable() set up; an install keeps the one it started with."""
+
+    router: Router
+    dist: _DistSource | None = None  # Pyodide's own packages, in a browser
+    probing: _Probing | None = None  # enable("auto") still measuring
+
+
+class _DistSource:
+    """Where one enable() gets Pyodide's own packages. The DistFetcher is made,
+    and lockfile.py imported, at the first loadPackage: each module imported
+    by import + enable() costs milliseconds of compiling in Pyodide."""
+
+    def __init__(self, mirrors: list[Mirror], dist_bases, router: Router):
+        self.mirrors, self.router = mirrors, router
+        self.configured = _parse_bases(dist_bases)  # a bad value fails enable(), not a later install
+        self._fetcher: DistFetcher | None = None
+
+    def fetcher(self) -> DistFetcher:
+        if self._fetcher is None:
+            from .lockfile import DistFetcher, mirror_bases, running_version
+
+            served = mirror_bases(self.mirrors, running_version())
+            self._fetcher = DistFetcher(served + self.configured, self.router)
+        return self._fetcher
+
+
+def _parse_bases(dist_bases) -> list[str]:
+    if dist_bases is None:
+        return []
+    from .lockfile import parse_bases
+
+    return parse_bases(dist_bases)
+
+
 @dataclass
 class _Session:
     adapter: Adapter
-    router: Router
-    # Pyodide's own packages: the mirrors (their /pyodide/ bases) and dist_bases; None outside a browser
-    dist_bases: tuple[list[Mirror], list[str]] | None = None
-    probing: _Probing | None = None  # enable("auto") still measuring
+    routing: _Routing
+
+
+# The install in this context and the routing it started with: set where an
+# install begins (Transaction.gather_requirements) and left set, so the wheel
+# downloads and loadPackage after it, in the same context, see it too.
+# enable() again or disable() during an install then does not strand it.
+_pinned: contextvars.ContextVar[tuple[weakref.ref, _Routing] | None] = contextvars.ContextVar(
+    "micropip_mirror_pinned", default=None)
+
+
+def _routing() -> _Routing | None:
+    """The routing for a request now: its install's, else the current one."""
+    pin = _pinned.get()
+    if pin is not None:
+        return pin[1]
+    return _session.routing if _session is not None else None
 
 
 class _Probing:
@@ -110,15 +161,17 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     probing = None
     if candidates is not None and remembered is None:
         probing = _Probing(_probe_for(router, candidates, probe_settings or probe.ProbeSettings()))
-    bases = (chosen, _parse_bases(dist_bases)) if config.in_browser() else None
+    dist = _DistSource(chosen, dist_bases, router) if config.in_browser() else None
+    routing = _Routing(router, dist, probing)
     if _session is not None:
-        _session.router, _session.dist_bases, _session.probing = router, bases, probing
+        _session.routing = routing
     else:
         adapter = adapter_for(micropip)
         adapter.check()
         string_fetch, bytes_fetch, add_requirement = adapter.originals()
-        _session = _Session(adapter, router, bases, probing)
+        _session = _Session(adapter, routing)
         adapter.apply(*_patched(string_fetch, bytes_fetch, add_requirement))
+        adapter.apply_install_start(_pinning)
         adapter.apply_load_package(_load_package)
     if probing is not None and (IN_PYODIDE or _loop_running()):
         probing.start()
@@ -127,32 +180,16 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
     return chosen
 
 
-def _parse_bases(dist_bases) -> list[str]:
-    if dist_bases is None:
-        return []
-    from .lockfile import parse_bases
-
-    return parse_bases(dist_bases)
-
-
-def _dist_fetcher():
-    """The current session's downloader of Pyodide's own packages; None outside a browser."""
-    if _session is None or _session.dist_bases is None:
-        return None
-    from .lockfile import DistFetcher, mirror_bases, running_version
-
-    mirrors, configured = _session.dist_bases
-    return DistFetcher(mirror_bases(mirrors, running_version()) + configured, _session.router)
-
-
 def _load_package(original):
-    """micropip's loadPackage, replaced; lockfile.py is imported at its first call,
-    so import + enable() do not pay for code that many sessions never use."""
+    """micropip's loadPackage, replaced; lockfile.py's wrapper is made at its first call."""
+    wrapped = []
 
     async def loadPackage(names, *args, **kwargs):  # noqa: N802 (micropip's name)
-        from .lockfile import wrap_load_package
+        if not wrapped:
+            from .lockfile import wrap_load_package
 
-        return await wrap_load_package(original, _dist_fetcher)(names, *args, **kwargs)
+            wrapped.append(wrap_load_package(original, _dist_now))
+        return await wrapped[0](names, *args, **kwargs)
 
     loadPackage.__wrapped__ = original
     return loadPackage
@@ -184,9 +221,10 @@ async def ready() -> list[Mirror]:
     """The mirror list in use, once enable("auto")'s probe (if any) is done."""
     if _session is None:
         return []
-    if _session.probing is not None:
-        await _session.probing.wait()
-    return list(_session.router.mirrors)
+    routing = _session.routing
+    if routing.probing is not None:
+        await routing.probing.wait()
+    return list(routing.router.mirrors)
 
 
 def disable() -> None:
@@ -204,7 +242,7 @@ def is_enabled() -> bool:
 @contextmanager
 def enabled(mirrors=None, **options):
     """``with enabled([...]):`` — enable for the block, then restore."""
-    previous = (_session.router, _session.dist_bases, _session.probing) if _session else None
+    previous = _session.routing if _session else None
     enable(mirrors, **options)
     try:
         yield
@@ -212,7 +250,25 @@ def enabled(mirrors=None, **options):
         if previous is None:
             disable()
         elif _session is not None:
-            _session.router, _session.dist_bases, _session.probing = previous
+            _session.routing = previous
+
+
+def _dist_now() -> DistFetcher | None:
+    routing = _routing()
+    return routing.dist.fetcher() if routing is not None and routing.dist is not None else None
+
+
+def _pinning(original_gather):
+    """Transaction.gather_requirements that pins the install (its Transaction)
+    to the routing in force when it began; nested calls keep the pin."""
+
+    async def gather_requirements(self, requirements, *args, **kwargs):
+        pin = _pinned.get()
+        if (pin is None or pin[0]() is not self) and _session is not None:
+            _pinned.set((weakref.ref(self), _session.routing))
+        return await original_gather(self, requirements, *args, **kwargs)
+
+    return gather_requirements
 
 
 def report(file=sys.stdout) -> Report:
@@ -225,9 +281,10 @@ def report(file=sys.stdout) -> Report:
 
 def _patched(original_string, original_bytes, original_add):
     async def fetch_string_and_headers(url, kwargs):
-        if _session is not None and _session.probing is not None:
-            await _session.probing.wait()
-        router = _session.router if _session else None
+        routing = _routing()
+        if routing is not None and routing.probing is not None:
+            await routing.probing.wait()
+        router = routing.router if routing else None
         project = router.match(url) if router else None
         if project is None:
             return await original_string(url, kwargs)
@@ -246,7 +303,8 @@ def _patched(original_string, original_bytes, original_add):
         return to_pep691_json(page), {"content-type": PEP691_JSON}
 
     async def fetch_bytes(url, kwargs):
-        router = _session.router if _session else None
+        routing = _routing()
+        router = routing.router if routing else None
         data = await router.file_bytes(url) if router else None
         return data if data is not None else await original_bytes(url, kwargs)
 

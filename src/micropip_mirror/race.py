@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 C = TypeVar("C")
 R = TypeVar("R")
+
+
+# Attempts cancelled because another candidate won (not because the caller of
+# first_success was cancelled): an attempt asks lost_race() when it is cancelled.
+_losers: weakref.WeakSet = weakref.WeakSet()
+
+
+def lost_race() -> bool:
+    """True inside an attempt that first_success cancelled because another
+    candidate succeeded; False when the cancel came from outside."""
+    task = asyncio.current_task()
+    return task is not None and task in _losers
 
 
 class NoneSucceeded(Exception):
@@ -26,7 +39,8 @@ async def first_success(
     The next candidate starts when the running ones have all failed, or when
     ``hedge_after`` seconds pass and none of them has called ``answering()``
     (the server began to answer). The first success wins and every other
-    attempt still running is cancelled. Raises NoneSucceeded with each failure.
+    attempt still running is cancelled (inside it, lost_race() is then True).
+    Raises NoneSucceeded with each failure.
     """
     queue = list(candidates)
     running: dict[asyncio.Future, C] = {}
@@ -57,6 +71,7 @@ async def first_success(
                 if task.cancelled():
                     failures.append((candidate, asyncio.CancelledError()))
                 elif task.exception() is None:
+                    _losers.update(running)
                     return candidate, task.result()
                 else:
                     failures.append((candidate, task.exception() or RuntimeError("no exception")))

@@ -21,7 +21,7 @@ def clock_ms(t: float | None = None) -> float:
 class Attempt:
     mirror: str
     url: str
-    outcome: str = "pending"  # ok | failed | cancelled | cached
+    outcome: str = "pending"  # ok | failed | cancelled | cached | stale | fallback
     reason: str = ""
     ms: float = 0.0
     started: float = field(default_factory=time.monotonic, repr=False)
@@ -38,7 +38,7 @@ class Attempt:
 
 @dataclass
 class Record:
-    kind: str  # index | file
+    kind: str  # index | file | lockfile | probe
     target: str  # project name or file name
     attempts: list[Attempt] = field(default_factory=list)
     served_by: str | None = None
@@ -68,13 +68,29 @@ class Record:
 
 
 class Report(list):
-    """The records of this page session, oldest first; str() is a readable table."""
+    """The records of this page session, oldest first; str() is a readable table.
+    Keeps the last ``limit`` records (a long session stays small in memory);
+    ``dropped`` counts the older ones let go."""
+
+    def __init__(self, records=(), limit: int = 1000):
+        super().__init__(records)
+        self.limit = limit
+        self.dropped = 0
+
+    def append(self, record: Record) -> None:
+        super().append(record)
+        excess = len(self) - self.limit
+        if excess > 0:
+            del self[:excess]
+            self.dropped += excess
 
     def as_dicts(self) -> list[dict]:
         return [r.as_dict() for r in self]
 
     def __str__(self) -> str:
         rows = [("kind", "target", "mirror", "outcome", "ms", "reason")]
+        if self.dropped:
+            rows.append(("…", f"{self.dropped} older records dropped", "", "", "", ""))
         for r in self:
             for a in r.attempts:
                 rows.append((r.kind, r.target, a.mirror, a.outcome, f"{a.ms:.0f}", a.reason))

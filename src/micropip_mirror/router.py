@@ -3,8 +3,10 @@ that gives a valid answer, with health memory, a short cache and a record."""
 
 from __future__ import annotations
 
+import array
 import asyncio
 import hashlib
+import itertools
 from dataclasses import dataclass
 
 from .cache import AnswerCache
@@ -14,13 +16,16 @@ from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
 from .normalize import FileEntry, ProjectPage, best_hash, parse_answer
 from .wheelcheck import InvalidFile, check_metadata, check_wheel, metadata_from_wheel
 from .policy import Policy
-from .race import NoneSucceeded, first_success
+from .race import NoneSucceeded, first_success, lost_race
 from .report import Attempt, Record, Report
 from .transport import Response, default_transport
 
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
           "text/html;q=0.1, */*;q=0.01")
 _METADATA = ".metadata"
+# Wheel URLs remembered for fallback and hash checks: enough for many installs
+# of the largest projects, bounded for a long session.
+MAX_KNOWN_FILES = 20_000
 
 
 class _NotFound(AttemptFailed):
@@ -109,9 +114,18 @@ class Router:
             for behind, _ in lacking:
                 self.health.bench(behind, f"lags: no wheel matching {requirement}")
         record.finish(mirror.name)
-        for entry in page.files:
-            self._files[entry.url] = _KnownFile(project, entry, mirror)
+        self._remember_files(project, page, mirror)
         return page
+
+    def _remember_files(self, project: str, page: ProjectPage, mirror: Mirror) -> None:
+        """Which wheel URLs we handed out, newest last; the oldest are forgotten
+        past MAX_KNOWN_FILES (micropip then fetches such a URL itself)."""
+        for entry in page.files:
+            if entry.filename.endswith(".whl"):
+                self._files.pop(entry.url, None)
+                self._files[entry.url] = _KnownFile(project, entry, mirror)
+        while len(self._files) > MAX_KNOWN_FILES:
+            del self._files[next(iter(self._files))]
 
     async def _fetch_page(self, mirror: Mirror, project: str, record: Record,
                           answering=None) -> tuple[ProjectPage, Attempt]:
@@ -170,10 +184,18 @@ class Router:
             attempt.finish("failed", e.reason)
             raise
         except asyncio.CancelledError:
+            if not lost_race():  # the install itself was cancelled: nobody's fault
+                attempt.finish("cancelled", "cancelled by the caller")
+                raise
             if not answered:
                 self.health.bench(mirror, "slower than another mirror")
             attempt.finish("cancelled", "another mirror answered first")
             raise
+        except Exception as e:  # a bug or a limit hit on this answer: still only this attempt
+            reason = f"internal error: {type(e).__name__}: {str(e)[:200]}"
+            self.health.bench(mirror, reason)
+            attempt.finish("failed", reason)
+            raise AttemptFailed(reason) from e
 
     # -- files -------------------------------------------------------------------
 
@@ -196,8 +218,13 @@ class Router:
         shared = self._inflight.get(url)
         if shared is None or shared.waiters == 0:  # none, or given up and still cancelling
             shared = self._inflight[url] = _Shared(asyncio.ensure_future(self._wheel(known)))
-            shared.task.add_done_callback(
-                lambda _, mine=shared: self._inflight.get(url) is mine and self._inflight.pop(url))
+            mine = shared
+
+            def forget(_: asyncio.Future) -> None:
+                if self._inflight.get(url) is mine:
+                    del self._inflight[url]
+
+            shared.task.add_done_callback(forget)
         shared.waiters += 1
         try:
             return await asyncio.shield(shared.task)
@@ -249,11 +276,10 @@ class Router:
         order = self.health.order([known.mirror] + [m for m in self.mirrors if m != known.mirror])
 
         async def attempt(mirror: Mirror, answering) -> bytes:
-            file_url, expected = await self._locate(mirror, known, record)
+            file_url, listed_here = await self._locate(mirror, known, record)
+            expected = self._expected_hash(known, is_metadata, listed_here)
             if is_metadata:
                 file_url += _METADATA
-                meta = known.entry.core_metadata
-                expected = best_hash(meta) if isinstance(meta, dict) else None
             return await self._download(mirror, file_url, expected, known.entry.filename,
                                         record, answering, is_metadata)
 
@@ -269,33 +295,42 @@ class Router:
         return data
 
     async def _locate(self, mirror: Mirror, known: _KnownFile, record: Record):
-        """This mirror's URL for the file, and the (algorithm, digest) to expect.
-
-        The hash rule, on every path: the hash of the page that listed the file
-        to micropip, else one from another mirror's listing of the same file name."""
+        """This mirror's URL for the file, and its own entry for the file when
+        its index had to be read to find it (else None)."""
         entry = known.entry
-        expected = entry.best_hash or self._hash_from_cache(known)
         if mirror == known.mirror:
-            return entry.url, expected
+            return entry.url, None
         path = _pypi_path(entry.url, self.mirrors)
         if path and mirror.files_url:
-            return mirror.local_file_url(path), expected
+            return mirror.local_file_url(path), None
         page, _ = await self._fetch_page(mirror, known.project, record)
         other = page.find(entry.filename)
         if other is None:
             attempt = record.attempt(mirror.name, mirror.project_url(known.project))
             attempt.finish("failed", f"does not list {entry.filename}")
             raise AttemptFailed(f"does not list {entry.filename}")
-        return other.url, expected or other.best_hash
+        return other.url, other
 
-    def _hash_from_cache(self, known: _KnownFile) -> tuple[str, str] | None:
+    def _expected_hash(self, known: _KnownFile, is_metadata: bool,
+                       listed_here: FileEntry | None = None) -> tuple[str, str] | None:
+        """The hash rule, on every path (a wheel or its .metadata, whichever
+        mirror serves it): the (algorithm, digest) of the page that listed the
+        file to micropip, else one from another mirror's listing of the same
+        file name (the page read to find it there, or any cached page)."""
+        def hash_of(entry: FileEntry | None) -> tuple[str, str] | None:
+            if entry is None:
+                return None
+            if not is_metadata:
+                return entry.best_hash
+            meta = entry.core_metadata
+            return best_hash(meta) if isinstance(meta, dict) else None
+
+        listings = [known.entry, listed_here]
         for mirror in self.mirrors:
             page = self.cache.get(mirror, known.project)
             if isinstance(page, ProjectPage):
-                other = page.find(known.entry.filename)
-                if other and other.best_hash:
-                    return other.best_hash
-        return None
+                listings.append(page.find(known.entry.filename))
+        return next(filter(None, map(hash_of, listings)), None)
 
     async def _download(self, mirror, url, expected, filename, record, answering, is_metadata):
         """One download, checked: against its hash when one is known, else it
@@ -325,10 +360,31 @@ class Router:
 
 def parse_page(resp: Response, project: str) -> ProjectPage:
     """A mirror's answer as the project's page; an unusable one is that attempt's failure."""
+    if resp.body.lstrip()[:1] in (b"{", b"[") and json_depth(resp.body) > MAX_JSON_DEPTH:
+        raise AttemptFailed(f"unusable answer: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return parse_answer(resp.body, resp.headers.get("content-type", ""), resp.url, project)
     except InvalidAnswer as e:
         raise AttemptFailed(f"unusable answer: {e}") from None
+
+
+# Index answers nest 5 levels at most. json.loads of JSON nested ~20,000 deep
+# overflows the stack of Pyodide 314 (a fatal "Maximum call stack size
+# exceeded", not an exception); so depth is measured first, without recursion.
+MAX_JSON_DEPTH = 64
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[{]}"))
+_NOT_SKELETON = bytes(set(range(256)) - set(b'[{]}"'))
+
+
+def json_depth(body: bytes) -> int:
+    """How deep ``[`` and ``{`` nest outside JSON strings (linear, in C)."""
+    if b"\\" in body:  # escaped backslashes and quotes are string content
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = body.translate(None, _NOT_SKELETON)  # brackets and quotes only
+    outside_strings = b"".join(skeleton.split(b'"')[::2])
+    steps = array.array("b", outside_strings.translate(_BRACKET_STEPS, _NOT_BRACKETS))
+    return max(itertools.accumulate(steps), default=0)
 
 
 def check_sha256(body: bytes, expected: str, source: str) -> bytes:

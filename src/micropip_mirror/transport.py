@@ -104,18 +104,31 @@ def _js_message(e: Exception) -> str:
 class UrllibTransport:
     """For CPython (tests, tools): urllib in a thread. The socket timeout is the
     stall limit (it bounds each wait on the socket); a cancelled request is
-    abandoned, not stopped."""
+    abandoned, not stopped. Thread safe: it keeps no state, and ``on_answer``
+    runs on the caller's event loop, not in the worker thread (the router's
+    bookkeeping is not thread safe)."""
 
     async def fetch(self, url: str, *, headers: dict[str, str], timeout: float,
                     total: float | None = None,
                     on_answer: Callable[[], None] | None = None) -> Response:
         loop = asyncio.get_running_loop()
+        answered = _on_loop(loop, on_answer) if on_answer else None
         try:
             return await asyncio.wait_for(
-                loop.run_in_executor(None, _blocking_fetch, url, headers, timeout, on_answer),
+                loop.run_in_executor(None, _blocking_fetch, url, headers, timeout, answered),
                 total)
         except (asyncio.TimeoutError, TimeoutError):
             raise AttemptFailed(f"took over {total:g} s in all") from None
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]):
+    """``callback`` made callable from any thread: it runs on ``loop``."""
+    def call() -> None:
+        try:
+            loop.call_soon_threadsafe(callback)
+        except RuntimeError:  # the loop closed meanwhile: nobody is waiting
+            pass
+    return call
 
 
 def _blocking_fetch(url, headers, timeout, on_answer) -> Response:

@@ -10,6 +10,7 @@ subset of the fault matrix that runs on every Pyodide release
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,14 +26,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Modules whose cases are about what a browser enforces (CORS): Node.js has no
 # CORS, so their Node items are deselected (not skipped: they do not exist there).
-BROWSER_ONLY = ("test_matrix.py", "test_differential.py", "test_lockfile_and_auto.py")
+BROWSER_ONLY = ("test_matrix.py", "test_differential.py", "test_lockfile_and_auto.py",
+                "test_robustness.py")
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "core: run on every supported Pyodide release (tests/run): the harness, "
-        "test_core, lockfile/auto, the matrix's dead mirror, no CORS, tampered wheel, "
-        "file-host fallback, and the differential matrix's representative index shapes")
+        "test_core, lockfile/auto, the CSP page, the machinery's own faults (test_robustness), "
+        "the matrix's dead mirror, no CORS, tampered wheel, file-host fallback, and the "
+        "differential matrix's representative index shapes")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -78,9 +81,15 @@ def matrix_page(selenium_module_scope, micropip_mirror_wheel):
 
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory) -> Path:
-    """micropip-mirror's wheel as users get it: built by pip from pyproject.toml."""
+    """micropip-mirror's wheel as users get it: built by pip from pyproject.toml (from a
+    copy of the tree, so no build/ or .egg-info is left in it for importlib.metadata to find)."""
     out = tmp_path_factory.mktemp("built")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+    tree = tmp_path_factory.mktemp("tree")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copyfile(ROOT / name, tree / name)
+    shutil.copytree(ROOT / "src", tree / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(tree)],
                    check=True)
     (wheel,) = out.glob("micropip_mirror-*.whl")
     return wheel

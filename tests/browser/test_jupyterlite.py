@@ -139,15 +139,23 @@ def test_site_own_kernel_options_are_kept(fleet, chrome, wheel, tmp_path):
         "env": {"SITE_SETTING": "kept"},
         "args": ["-", "--InteractiveShellApp.exec_lines=SITE_LINE = 'ran'"],
     }
-    site, _ = jupyterlite_site.build_site(
-        tmp_path / "site", wheel,
-        site_config={"jupyter-lite-schema-version": 0, "jupyter-config-data": {"litePluginSettings": {
-            KERNEL_PLUGIN: {"loadPyodideOptions": site_options}}}},
-        lite_config={"MicropipMirrorAddon": {"mirrors": [dead, healthy], "wheel": str(wheel)}})
+    def build():
+        return jupyterlite_site.build_site(
+            tmp_path / "site", wheel,
+            site_config={"jupyter-lite-schema-version": 0, "jupyter-config-data": {"litePluginSettings": {
+                KERNEL_PLUGIN: {"loadPyodideOptions": site_options}}}},
+            lite_config={"MicropipMirrorAddon": {"mirrors": [dead, healthy], "wheel": str(wheel)}})[0]
+
+    site = build()
     options = kernel_options(site)
     assert options["packages"] == ["six", "micropip", "micropip-mirror"], options
     assert options["env"] == {"SITE_SETTING": "kept", "MICROPIP_MIRROR_URLS": f"{dead},{healthy}"}, options
     assert options["args"] == ["-", ENABLE_ARG, site_options["args"][1]], options
+    # A second build over the same output (what a site's deploy script does on every change):
+    # nothing doubled, the same lockfile entry; the kernel below boots from this rebuilt site.
+    entry = json.loads((site / "static/pyodide/pyodide-lock.json").read_text())["packages"]["micropip-mirror"]
+    assert build() == site and kernel_options(site) == options
+    assert json.loads((site / "static/pyodide/pyodide-lock.json").read_text())["packages"]["micropip-mirror"] == entry
     fleet.clear_log()
     cells = [
         "import os, pyodide_js; print('SITE', os.environ['SITE_SETTING'], SITE_LINE, "

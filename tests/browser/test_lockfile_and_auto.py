@@ -25,29 +25,10 @@ import time
 
 import pytest
 
-from tests.support.browser import load_wheel_into_page, static_server
+from tests.support.browser import dead_url, point_pyodide_at, reload_page, static_server
 
 # Runs on every supported Pyodide release (tests/run: -m core per release).
 pytestmark = pytest.mark.core
-
-
-def dead_url() -> str:
-    """An http URL on a loopback port nobody listens on (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/dist/"
-
-
-def reload_page(selenium, wheel) -> None:
-    """Reload the page (localStorage stays), start Pyodide again, load micropip
-    and micropip_mirror: what a visitor's next page load does."""
-    selenium.refresh()
-    selenium.load_pyodide()
-    selenium.initialize_pyodide()
-    selenium.save_state()
-    selenium.run_async("import micropip")
-    load_wheel_into_page(selenium, wheel)
 
 
 @pytest.fixture
@@ -55,21 +36,6 @@ def page(selenium_module_scope, micropip_mirror_wheel):
     """A fresh page (a reload, not a new browser) with micropip and micropip_mirror."""
     reload_page(selenium_module_scope, micropip_mirror_wheel)
     return selenium_module_scope
-
-
-def point_pyodide_at(selenium, base: str) -> None:
-    """Make the page's Pyodide fetch its packages from ``base``, as if it had
-    been loaded from there (0.28+: the package manager's installBaseUrl and
-    config.packageBaseUrl; 0.26/0.27: config.indexURL)."""
-    selenium.run_js(f"""
-const api = pyodide._api;
-if (api.packageManager && "installBaseUrl" in api.packageManager) {{
-    api.packageManager.installBaseUrl = {base!r};
-    api.config.packageBaseUrl = {base!r};
-}} else {{
-    api.config.indexURL = {base!r};
-}}
-""")
 
 
 def run_json(selenium, code: str):

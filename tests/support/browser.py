@@ -15,6 +15,7 @@ import http.server
 import io
 import os
 import shutil
+import socket
 import threading
 import zipfile
 from pathlib import Path
@@ -93,6 +94,14 @@ def static_server(directory: Path, cors: bool = True, headers: dict | None = Non
         thread.join()
 
 
+def dead_url() -> str:
+    """An http URL on a loopback port nobody listens on (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/dist/"
+
+
 def load_wheel_into_page(selenium, wheel: Path) -> None:
     """Unpack a local wheel into the page's site-packages, without any server.
 
@@ -107,6 +116,38 @@ zipfile.ZipFile(io.BytesIO(base64.b64decode({data!r}))).extractall(site.getsitep
 importlib.invalidate_caches()
 """
     )
+
+
+def reload_page(selenium, wheel) -> None:
+    """Reload the page (localStorage stays), start Pyodide again, load micropip
+    and micropip_mirror: what a visitor's next page load does."""
+    selenium.refresh()
+    selenium.load_pyodide()
+    selenium.initialize_pyodide()
+    selenium.save_state()
+    selenium.run_async("import micropip")
+    load_wheel_into_page(selenium, wheel)
+
+
+def point_pyodide_js(base: str, pyodide: str = "pyodide") -> str:
+    """JS that makes the page's Pyodide (the JS object named ``pyodide``) fetch
+    its packages from ``base``, as if it had been loaded from there (0.28+: the
+    package manager's installBaseUrl and config.packageBaseUrl; 0.26/0.27:
+    config.indexURL)."""
+    return f"""
+const api = {pyodide}._api;
+if (api.packageManager && "installBaseUrl" in api.packageManager) {{
+    api.packageManager.installBaseUrl = {base!r};
+    api.config.packageBaseUrl = {base!r};
+}} else {{
+    api.config.indexURL = {base!r};
+}}
+"""
+
+
+def point_pyodide_at(selenium, base: str) -> None:
+    """point_pyodide_js in a pytest-pyodide page."""
+    selenium.run_js(point_pyodide_js(base))
 
 
 # Chromium as root, headless, offline. pytest-pyodide adds --headless and

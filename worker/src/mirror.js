@@ -16,6 +16,9 @@
  * <base href>) keep their path below that base (query dropped: /files/ never forwards one), and
  * /files/<path> is always fetched from settings.files. Links that are not http(s) are dropped.
  *
+ * Upstream redirects are followed only to the configured upstreams' origins (else: 502), and
+ * every upstream request, redirects included, counts against cfg.maxUpstreamAttempts.
+ *
  * Every answer, errors included, carries CORS headers set here, so browsers see the real status
  * and clients can fall back at once (404 passed on, upstream failure = 502 with a reason).
  */
@@ -23,6 +26,7 @@
 const JSON_TYPE = "application/vnd.pypi.simple.v1+json";
 const HTML_TYPE = "application/vnd.pypi.simple.v1+html";
 const INDEX_TTL = 300;
+const MAX_REDIRECTS = 3;
 const FILE_TTL = 31536000;
 const INDEX_CACHE = `public, max-age=${INDEX_TTL}`;
 const FILE_CACHE = `public, max-age=${FILE_TTL}, immutable`;
@@ -35,6 +39,8 @@ const CORS = {
   // Pages with COOP/COEP (cross-origin isolation) may load Pyodide and wheels from here.
   "Cross-Origin-Resource-Policy": "cross-origin",
   "X-Content-Type-Options": "nosniff",
+  // No answer may run anything on this origin, not even an upstream's root page passed through.
+  "Content-Security-Policy": "default-src 'none'; sandbox",
 };
 const PREFLIGHT = {
   "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
@@ -110,15 +116,17 @@ async function route(request, cfg, ctx) {
   if ((match.kind === "root" || match.kind === "project") && !fmt) {
     return text(406, `unsupported ?format=; use ${JSON_TYPE}, ${HTML_TYPE} or text/html`);
   }
+  // Upstream requests this client request may still make, redirects included.
+  const budget = { left: Math.max(1, cfg.maxUpstreamAttempts) };
   let response;
-  if (match.kind === "root") response = await rootListing(request, fmt, cfg);
-  else if (match.kind === "project") response = await projectPage(request, url, match.name, fmt, cfg, ctx);
-  else if (match.kind === "legacy") response = await legacyJson(request, url, match, cfg, ctx);
-  else if (match.kind === "file") response = await file(request, url, `files/${match.path}`, [`${cfg.files}/${match.path}`], cfg, ctx);
+  if (match.kind === "root") response = await rootListing(request, fmt, cfg, budget);
+  else if (match.kind === "project") response = await projectPage(url, match.name, fmt, cfg, ctx, budget);
+  else if (match.kind === "legacy") response = await legacyJson(url, match, cfg, ctx, budget);
+  else if (match.kind === "file") response = await file(request, url, `files/${match.path}`, [`${cfg.files}/${match.path}`], cfg, ctx, budget);
   else {
     const tail = `${match.version}/${match.build}/${match.file}`;
     const targets = cfg.pyodide.map((b) => `${b}/${tail}`);
-    response = await file(request, url, `pyodide/${tail}`, targets, cfg, ctx, contentType(match.file));
+    response = await file(request, url, `pyodide/${tail}`, targets, cfg, ctx, budget, contentType(match.file));
   }
   return finish(request, response);
 }
@@ -188,28 +196,57 @@ class UpstreamError extends Error {
 
 /**
  * Fetch from an upstream; the timeout covers the wait for the response headers only, so a long
- * file body can still stream. Throws UpstreamError (404 or 502) for anything but a 2xx.
+ * file body can still stream. Redirects are followed only to the configured upstreams' origins
+ * (so an upstream cannot make this an open proxy) and at most MAX_REDIRECTS times; every request made,
+ * redirects included, is taken from `budget` (a Snippet may make only 2). Returns the response
+ * and the URL it came from; throws UpstreamError (404 or 502) for anything but a whole 200 file.
  * Without the Cache API, the answer is cached at the fetch layer for `ttl` seconds.
  */
-async function upstream(target, init, cfg, ttl) {
+async function upstream(target, init, cfg, ttl, budget) {
+  let url = target;
+  for (let hops = 0; ; hops += 1) {
+    if (budget.left <= 0) throw new UpstreamError(502, `upstream request budget (${cfg.maxUpstreamAttempts}) spent: ${target}`);
+    budget.left -= 1;
+    const response = await fetchOnce(url, init, cfg, ttl);
+    if (response.status === 200 || response.status === 203) return { response, url };
+    if (response.body) response.body.cancel().catch(() => {});
+    const location = response.headers.get("Location");
+    if (response.status >= 300 && response.status < 400 && location) {
+      let next;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new UpstreamError(502, `upstream redirected to an invalid URL: ${target}`);
+      }
+      if (!upstreamOrigins(cfg).has(next.origin)) throw new UpstreamError(502, `upstream redirected to another origin (${next.origin}): ${target}`);
+      if (hops >= MAX_REDIRECTS) throw new UpstreamError(502, `upstream redirected more than ${MAX_REDIRECTS} times: ${target}`);
+      url = next.href;
+      continue;
+    }
+    if (response.status === 404 || response.status === 410) {
+      throw new UpstreamError(404, `not found upstream: ${target}`);
+    }
+    throw new UpstreamError(502, `upstream answered ${response.status}: ${target}`);
+  }
+}
+
+/** The origins this mirror was configured with: redirects may move between these only. */
+function upstreamOrigins(cfg) {
+  return new Set([cfg.index, cfg.files, ...cfg.pyodide].map((base) => new URL(base).origin));
+}
+
+async function fetchOnce(url, init, cfg, ttl) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), cfg.timeoutMs);
   const cf = cfg.cacheApi ? undefined : { cacheEverything: true, cacheTtl: ttl };
-  let response;
   try {
-    response = await fetch(target, { ...init, cf, signal: controller.signal, redirect: "follow" });
+    return await fetch(url, { ...init, cf, signal: controller.signal, redirect: "manual" });
   } catch (err) {
     const reason = controller.signal.aborted ? `timed out after ${cfg.timeoutMs} ms` : `unreachable (${err && err.message ? err.message : err})`;
-    throw new UpstreamError(502, `upstream ${reason}: ${target}`);
+    throw new UpstreamError(502, `upstream ${reason}: ${url}`);
   } finally {
     clearTimeout(timer);
   }
-  if (response.ok) return response;
-  if (response.body) response.body.cancel().catch(() => {});
-  if (response.status === 404 || response.status === 410) {
-    throw new UpstreamError(404, `not found upstream: ${target}`);
-  }
-  throw new UpstreamError(502, `upstream answered ${response.status}: ${target}`);
 }
 
 /** Read a whole index body, bounded by the timeout and by cfg.maxPageBytes. */
@@ -254,10 +291,10 @@ function errorResponse(err) {
 
 // ---------------------------------------------------------------- routes
 
-async function rootListing(request, fmt, cfg) {
+async function rootListing(request, fmt, cfg, budget) {
   let up;
   try {
-    up = await upstream(`${cfg.index}/simple/`, { headers: { Accept: upstreamAccept(fmt) } }, cfg, INDEX_TTL);
+    ({ response: up } = await upstream(`${cfg.index}/simple/`, { headers: { Accept: upstreamAccept(fmt) } }, cfg, INDEX_TTL, budget));
   } catch (err) {
     return errorResponse(err);
   }
@@ -286,18 +323,18 @@ async function rootListing(request, fmt, cfg) {
   return new Response(html.join("\n"), { status: 200, headers });
 }
 
-async function projectPage(request, url, name, fmt, cfg, ctx) {
-  return cachedIndex(request, `${url.origin}/simple/${name}/?format=${fmt.type}`, cfg, ctx, async () => {
+async function projectPage(url, name, fmt, cfg, ctx, budget) {
+  return cachedIndex(`${url.origin}/simple/${name}/?format=${fmt.type}`, cfg, ctx, async () => {
     const target = `${cfg.index}/simple/${name}/`;
-    const up = await upstream(target, { headers: { Accept: upstreamAccept({ json: true }) } }, cfg, INDEX_TTL);
+    const { response: up, url: from } = await upstream(target, { headers: { Accept: upstreamAccept({ json: true }) } }, cfg, INDEX_TTL, budget);
     const type = up.headers.get("Content-Type") || "";
     const body = await readText(up, cfg);
     let page;
-    let base = up.url || target;
+    let base = from;
     if (type.includes("json")) page = JSON.parse(body);
     else if (type.includes("html")) {
       page = parseHtml(body, name);
-      if (page.base) base = new URL(page.base, base).href;
+      if (page.base) base = htmlBase(page.base, base);
     } else throw new UpstreamError(502, `upstream sent unexpected content type ${JSON.stringify(type)}`);
     const files = rewriteFiles(page.files, base, cfg, url.origin);
     page = { meta: page.meta || { "api-version": "1.0" }, ...page, name: page.name || name, files };
@@ -308,11 +345,10 @@ async function projectPage(request, url, name, fmt, cfg, ctx) {
   });
 }
 
-async function legacyJson(request, url, match, cfg, ctx) {
+async function legacyJson(url, match, cfg, ctx, budget) {
   const path = match.version === undefined ? `pypi/${match.name}/json` : `pypi/${match.name}/${match.version}/json`;
-  return cachedIndex(request, `${url.origin}/${path}`, cfg, ctx, async () => {
-    const up = await upstream(`${cfg.index}/${path}`, { headers: { Accept: "application/json" } }, cfg, INDEX_TTL);
-    const base = up.url || `${cfg.index}/${path}`;
+  return cachedIndex(`${url.origin}/${path}`, cfg, ctx, async () => {
+    const { response: up, url: base } = await upstream(`${cfg.index}/${path}`, { headers: { Accept: "application/json" } }, cfg, INDEX_TTL, budget);
     const data = JSON.parse(await readText(up, cfg));
     const fix = (list) => (Array.isArray(list) ? rewriteFiles(list, base, cfg, url.origin) : list);
     data.urls = fix(data.urls);
@@ -327,7 +363,7 @@ async function legacyJson(request, url, match, cfg, ctx) {
  * Serve a rewritten index answer from caches.default, or build it with make() and store it.
  * The ETag is a hash of the rewritten body, so it is the same wherever the answer is cached.
  */
-async function cachedIndex(request, key, cfg, ctx, make) {
+async function cachedIndex(key, cfg, ctx, make) {
   const cache = cfg.cacheApi && globalThis.caches ? caches.default : null;
   const hit = cache ? await cache.match(key) : undefined;
   if (hit) return withHeader(hit, "X-Mirror-Cache", "hit");
@@ -349,10 +385,12 @@ async function cachedIndex(request, key, cfg, ctx, make) {
 }
 
 /**
- * Stream a file from the first of `targets` that has it (at most cfg.maxUpstreamAttempts tried);
- * small enough ones are also written to caches.default under `<origin>/<key>`.
+ * Stream a file from the first of `targets` that has it (as many as the budget allows); small
+ * enough ones are also written to caches.default under `<origin>/<key>`. A HEAD is a GET
+ * upstream (finish() drops the body), so it answers what a GET would even where the upstream
+ * does not implement HEAD.
  */
-async function file(request, url, key, targets, cfg, ctx, type) {
+async function file(request, url, key, targets, cfg, ctx, budget, type) {
   const cache = cfg.cacheApi && globalThis.caches ? caches.default : null;
   const cacheKey = `${url.origin}/${key}`;
   const hit = cache ? await cache.match(cacheKey) : undefined;
@@ -360,9 +398,10 @@ async function file(request, url, key, targets, cfg, ctx, type) {
   let up;
   let used = 0;
   const failures = [];
-  for (const target of targets.slice(0, Math.max(1, cfg.maxUpstreamAttempts))) {
+  for (const target of targets) {
+    if (budget.left <= 0) break;
     try {
-      up = await upstream(target, { method: request.method }, cfg, FILE_TTL);
+      ({ response: up } = await upstream(target, {}, cfg, FILE_TTL, budget));
       break;
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
@@ -371,7 +410,7 @@ async function file(request, url, key, targets, cfg, ctx, type) {
     }
   }
   if (!up) {
-    const status = failures.every((e) => e.status === 404) ? 404 : 502;
+    const status = failures.length === targets.length && failures.every((e) => e.status === 404) ? 404 : 502;
     return text(status, failures.map((e) => e.message).join("\n"));
   }
   const headers = { "Cache-Control": FILE_CACHE, "X-Mirror-Upstream": String(used + 1) };
@@ -380,7 +419,7 @@ async function file(request, url, key, targets, cfg, ctx, type) {
   if (type) headers["Content-Type"] = type;
   if (!headers["Content-Type"]) headers["Content-Type"] = "application/octet-stream";
   const length = Number(up.headers.get("Content-Length"));
-  const response = new Response(request.method === "HEAD" ? null : up.body, { status: 200, headers });
+  const response = new Response(up.body, { status: 200, headers });
   if (cache && request.method === "GET" && !encoded && length > 0 && length <= cfg.cacheMaxFileBytes) {
     ctx.waitUntil(cache.put(cacheKey, response.clone()).catch(() => {}));
   }
@@ -476,10 +515,12 @@ function requestedFormat(request, url) {
 }
 
 /** File entries with their URLs pointed at this Worker; entries whose link is not http(s)
- * (javascript:, data:, ...) are dropped, so they never reach a page we render. */
+ * (javascript:, data:, ...) or that have no URL string at all are dropped, so they never reach
+ * a page we render. */
 function rewriteFiles(files, base, cfg, origin) {
   const out = [];
-  for (const f of files || []) {
+  for (const f of Array.isArray(files) ? files : []) {
+    if (!f || typeof f.url !== "string") continue;
     const url = rewriteUrl(f.url, base, cfg, origin);
     if (url !== null) out.push({ ...f, url });
   }
@@ -523,21 +564,64 @@ function escapeHtml(s) {
   return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
+/**
+ * Every <a attributes>text</a> of a page as [attributes, text], in one pass (linear even for a
+ * broken page: a regex with a lazy body backtracks quadratically over unclosed tags). A quoted
+ * attribute value may hold ">" (valid HTML, as HTMLParser reads it).
+ */
+function anchors(html) {
+  const lower = html.toLowerCase();
+  const found = [];
+  let at = 0;
+  for (;;) {
+    const open = lower.indexOf("<a", at);
+    if (open < 0) break;
+    at = open + 2;
+    if (!/\s/.test(lower.charAt(at))) continue;
+    const end = tagEnd(html, at);
+    if (end < 0) break; // no ">" outside quotes anywhere after: no more tags
+    let close = lower.indexOf("</a", end);
+    while (close >= 0 && !/[\s>]/.test(lower.charAt(close + 3))) close = lower.indexOf("</a", close + 3);
+    const closeEnd = close < 0 ? -1 : lower.indexOf(">", close);
+    if (closeEnd < 0) break; // no closing </a> after: no more whole anchors
+    found.push([html.slice(at, end), html.slice(end + 1, close)]);
+    at = closeEnd + 1;
+  }
+  return found;
+}
+
+/** Index of the ">" ending the tag whose attributes start at `i` (quotes honoured), or -1. */
+function tagEnd(html, i) {
+  const next = /["'>]/g;
+  for (next.lastIndex = i; ; ) {
+    const m = next.exec(html);
+    if (!m) return -1;
+    if (m[0] === ">") return m.index;
+    const closing = html.indexOf(m[0], m.index + 1);
+    if (closing < 0) return -1;
+    next.lastIndex = closing + 1;
+  }
+}
+
+/** Comments hold no links (for HTMLParser, and so micropip, neither). */
+function withoutComments(html) {
+  return html.replace(/<!--[\s\S]*?(?:-->|$)/g, "");
+}
+
 /** PEP 503 HTML -> PEP 691 JSON structure (hash fragment -> hashes, data-* -> keys); `base` is
  * the page's <base href>, if any, for the caller to resolve links against. */
-export function parseHtml(html, name) {
+export function parseHtml(source, name) {
   const files = [];
+  const html = withoutComments(source);
   const baseTag = /<base\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/i.exec(html);
-  const anchor = /<a\s([^>]*)>([\s\S]*?)<\/a\s*>/gi;
   const attr = /([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?/g;
-  let m;
-  while ((m = anchor.exec(html))) {
+  for (const [attributes, text] of anchors(html)) {
     const attrs = {};
     let a;
-    while ((a = attr.exec(m[1]))) attrs[a[1].toLowerCase()] = unescapeHtml(a[2] ?? a[3] ?? a[4] ?? "");
+    while ((a = attr.exec(attributes))) attrs[a[1].toLowerCase()] = unescapeHtml(a[2] ?? a[3] ?? a[4] ?? "");
     if (!attrs.href) continue;
     const [url, frag] = attrs.href.split("#", 2);
-    const entry = { filename: unescapeHtml(m[2].replace(/<[^>]*>/g, "")).trim(), url, hashes: {} };
+    const entry = { filename: unescapeHtml(text.replace(/<[^>]*>/g, "")).trim(), url, hashes: {} };
     if (frag && frag.includes("=")) {
       const [alg, value] = frag.split("=", 2);
       entry.hashes[alg] = value;
@@ -558,13 +642,23 @@ export function parseHtml(html, name) {
   return page;
 }
 
+/** The base a page's links resolve against: its <base href>, unless that does not parse or is
+ * not http(s) (javascript:, data:), which browsers ignore too (HTML's "frozen base URL"). */
+function htmlBase(href, pageUrl) {
+  try {
+    const url = new URL(href, pageUrl);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : pageUrl;
+  } catch {
+    return pageUrl;
+  }
+}
+
 /** A PEP 503 root page -> PEP 691 `projects` (the link texts are the names). */
-function parseRootHtml(html) {
+function parseRootHtml(source) {
   const projects = [];
-  const anchor = /<a\s[^>]*>([\s\S]*?)<\/a\s*>/gi;
-  let m;
-  while ((m = anchor.exec(html))) {
-    const name = unescapeHtml(m[1].replace(/<[^>]*>/g, "")).trim();
+  const html = withoutComments(source);
+  for (const [, text] of anchors(html)) {
+    const name = unescapeHtml(text.replace(/<[^>]*>/g, "")).trim();
     if (name) projects.push({ name });
   }
   return projects;
