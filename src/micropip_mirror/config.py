@@ -26,6 +26,15 @@ def in_browser() -> bool:
     return not (versions is not None and getattr(versions, "node", None))
 
 
+def running_version() -> str | None:
+    """The running Pyodide's version (``pyodide.version`` in JS), in a browser."""
+    try:
+        import pyodide_js
+    except ImportError:
+        return None
+    return str(pyodide_js.version)
+
+
 def parse_mirrors(value) -> list[Mirror]:
     """Mirrors from a string (index URLs separated by commas, spaces or newlines;
     ``cloudflare:<origin>`` for a Worker mirror; or a JSON list) or a list of

@@ -23,6 +23,7 @@ import asyncio
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .config import running_version  # noqa: F401 (lives in config: enable() needs it without this module)
 from .errors import AllMirrorsFailed, ConfigError
 from .race import NoneSucceeded, first_success
 from .report import Record
@@ -60,13 +61,6 @@ def mirror_bases(mirrors, pyodide_version: str | None) -> list[str]:
     return [b for b in (m.dist_base(pyodide_version) for m in mirrors) if b]
 
 
-def running_version() -> str | None:
-    """The running Pyodide's version (``pyodide.version`` in JS), in a browser."""
-    try:
-        import pyodide_js
-    except ImportError:
-        return None
-    return str(pyodide_js.version)
 
 
 def candidate_bases(native: str | None, configured: list[str]) -> list[str]:

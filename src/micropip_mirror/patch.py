@@ -61,14 +61,15 @@ class _DistSource:
 
     def __init__(self, mirrors: list[Mirror], dist_bases, router: Router):
         self.mirrors, self.router = mirrors, router
+        self.version = config.running_version()  # read now, as the page is at enable()
         self.configured = _parse_bases(dist_bases)  # a bad value fails enable(), not a later install
         self._fetcher: DistFetcher | None = None
 
     def fetcher(self) -> DistFetcher:
         if self._fetcher is None:
-            from .lockfile import DistFetcher, mirror_bases, running_version
+            from .lockfile import DistFetcher, mirror_bases
 
-            served = mirror_bases(self.mirrors, running_version())
+            served = mirror_bases(self.mirrors, self.version)
             self._fetcher = DistFetcher(served + self.configured, self.router)
         return self._fetcher
 
@@ -182,7 +183,7 @@ def enable(mirrors=None, *, policy: Policy | None = None, transport=None, dist_b
 
 def _load_package(original):
     """micropip's loadPackage, replaced; lockfile.py's wrapper is made at its first call."""
-    wrapped = []
+    wrapped: list = []
 
     async def loadPackage(names, *args, **kwargs):  # noqa: N802 (micropip's name)
         if not wrapped:
@@ -191,7 +192,7 @@ def _load_package(original):
             wrapped.append(wrap_load_package(original, _dist_now))
         return await wrapped[0](names, *args, **kwargs)
 
-    loadPackage.__wrapped__ = original
+    loadPackage.__wrapped__ = original  # type: ignore[attr-defined]
     return loadPackage
 
 
