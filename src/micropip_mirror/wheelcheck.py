@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from email.parser import BytesHeaderParser
 
 from .mirrors import canonical_name
 
@@ -71,6 +70,8 @@ def check_metadata(data: bytes, filename: str) -> None:
     project, version = wheel_name_version(filename)
     if b"\0" in data[:4096] or data[:2] == b"PK":
         raise InvalidFile("binary data, not core metadata")
+    from email.parser import BytesHeaderParser  # here, not at import: email's 15 modules cost ~50 ms in Pyodide
+
     headers = BytesHeaderParser().parsebytes(data)
     # str().strip(): values keep trailing blanks and the line break of a folded header
     name, ver = (str(headers.get(key) or "").strip() for key in ("Name", "Version"))
