@@ -325,12 +325,15 @@ class Router:
             meta = entry.core_metadata
             return best_hash(meta) if isinstance(meta, dict) else None
 
-        listings = [known.entry, listed_here]
-        for mirror in self.mirrors:
-            page = self.cache.get(mirror, known.project)
-            if isinstance(page, ProjectPage):
-                listings.append(page.find(known.entry.filename))
-        return next(filter(None, map(hash_of, listings)), None)
+        def listings():  # lazily: other pages are searched only when the first lack a hash
+            yield known.entry
+            yield listed_here
+            for mirror in self.mirrors:
+                page = self.cache.get(mirror, known.project)
+                if isinstance(page, ProjectPage):
+                    yield page.find(known.entry.filename)
+
+        return next(filter(None, map(hash_of, listings())), None)
 
     async def _download(self, mirror, url, expected, filename, record, answering, is_metadata):
         """One download, checked: against its hash when one is known, else it

@@ -27,20 +27,20 @@ def for_this_python(page: ProjectPage, requirement=None,
     worse than plain micropip comes first. An unparsable requires-python
     excludes nothing."""
     python = python or ".".join(map(str, sys.version_info[:3]))
-    spec_set = None
-    keep = []
-    for f in page.files:
-        if f.requires_python:
-            spec_set = spec_set or _specifier_set()
+    verdicts: dict[str, bool] = {}  # a page repeats a few requires-python values many times
+
+    def admits(requires_python: str) -> bool:
+        if requires_python not in verdicts:
+            spec_set = _specifier_set()
             try:
-                if not spec_set(f.requires_python).contains(python, prereleases=True):
-                    continue
+                verdicts[requires_python] = spec_set(requires_python).contains(
+                    python, prereleases=True)
             except Exception:  # InvalidSpecifier: the file stays, as pip keeps it
-                pass
-        keep.append(f)
-    if len(keep) == len(page.files) or not _meets(keep, requirement):
-        return page
-    return ProjectPage(page.name, keep, page.refused)
+                verdicts[requires_python] = True
+        return verdicts[requires_python]
+
+    keep = [f for f in page.files if not f.requires_python or admits(f.requires_python)]
+    return _narrowed(page, keep, requirement)
 
 
 def without_yanked(page: ProjectPage, requirement=None) -> ProjectPage:
@@ -53,8 +53,13 @@ def without_yanked(page: ProjectPage, requirement=None) -> ProjectPage:
         for spec in getattr(requirement, "specifier", ()))
     if pinned or not any(f.yanked for f in page.files):
         return page
-    kept = [f for f in page.files if not f.yanked]
-    if not _meets(kept, requirement):
+    return _narrowed(page, [f for f in page.files if not f.yanked], requirement)
+
+
+def _narrowed(page: ProjectPage, kept: list, requirement) -> ProjectPage:
+    """The page with only ``kept``, unless nothing there meets the requirement:
+    then the whole page, the others being the last resort."""
+    if len(kept) == len(page.files) or not _meets(kept, requirement):
         return page
     return ProjectPage(page.name, kept, page.refused)
 

@@ -24,13 +24,15 @@ def wheel_name_version(filename: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+_RELEASE = re.compile(r"^(\d+(?:\.\d+)*)(.*)$")  # release numbers, then the rest
+
+
 def _same_version(a: str, b: str) -> bool:
     """Equal as PEP 440 versions, for the forms wheel tools write (1.0 == 1.0.0, case)."""
     a, b = a.strip().lower().replace("_", "-"), b.strip().lower().replace("_", "-")
     if a == b:
         return True
-    release = re.compile(r"^(\d+(?:\.\d+)*)(.*)$")
-    ma, mb = release.match(a), release.match(b)
+    ma, mb = _RELEASE.match(a), _RELEASE.match(b)
     if not (ma and mb) or ma.group(2) != mb.group(2):
         return False
     na, nb = [int(x) for x in ma.group(1).split(".")], [int(x) for x in mb.group(1).split(".")]
