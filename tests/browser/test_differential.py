@@ -103,3 +103,24 @@ def test_files_left_out_are_those_micropip_never_reads(page):
         assert seen["we_keep_micropip_drops"] and all(n.endswith("wasm32.whl") for n in seen["we_keep_micropip_drops"])
     else:
         assert seen["we_keep_micropip_drops"] == []
+
+
+PLAIN_URL_CHECK = """
+import json
+from urllib.parse import urljoin
+from micropip_mirror.normalize import is_plain_url
+base = "https://mirror.example/simple/demo-pkg/"
+links = [a + b for a in ("https://files.example", "http://127.0.0.1:8080", "https://h.example.", "HTTPS://h.example")
+         for b in ("/p/x-1.0-py3-none-any.whl", "/p/x-1.0%2Bcpu-py3-none-any.whl", "/p/../x.whl", "/p/./x.whl",
+                   "/p/x.whl;", "/p/x.whl?", "/p/x y.whl", "/p//x.whl", "/a:b@c/x.whl", "/p/x.whl/.")]
+json.dumps({"taken": sum(map(is_plain_url, links)),
+            "taken_yet_changed": [u for u in links if is_plain_url(u) and urljoin(base, u) != u]})
+"""
+
+
+@pytest.mark.core
+def test_urls_taken_as_is_are_what_urllib_makes_of_them(page):
+    """The fast path for absolute file URLs (normalize.is_plain_url) in this
+    release's Python: a URL is taken as is only where urljoin gives it back unchanged."""
+    seen = json.loads(page.run(PLAIN_URL_CHECK))
+    assert seen["taken"] >= 8 and seen["taken_yet_changed"] == []
