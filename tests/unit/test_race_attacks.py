@@ -51,3 +51,16 @@ def test_a_wheel_complete_from_the_hedge_is_not_held_for_a_slower_stream():
     assert run(r.file_bytes("https://a.example/" + WHL)) == GOOD
     assert r.report[-1].served_by == "b"
     assert t.cancelled == ["https://a.example/" + WHL]
+
+
+def test_a_pyodide_package_complete_from_the_hedge_is_not_held_for_a_slower_stream():
+    """The same for lockfile downloads: the first copy with the lockfile's sha256 wins."""
+    from micropip_mirror.lockfile import DistFetcher
+
+    first, second = "https://cdn.example/full/", "https://own.example/full/"
+    t = Streaming({first + WHL: (0.1, 3.0, GOOD), second + WHL: (0.06, 0.3, GOOD)})
+    r = router(t, hedge_after=0.05, timeout=60, download_timeout=60)
+    fetcher = DistFetcher([second], r)
+    assert run(fetcher.download(WHL, sha(GOOD), [first, second])) == GOOD
+    assert r.report[-1].served_by == "own.example"
+    assert t.cancelled == [first + WHL]
