@@ -49,7 +49,9 @@ class _KnownFile:
 class Router:
     def __init__(self, mirrors: list[Mirror], policy: Policy, transport=None,
                  report: Report | None = None):
-        self.mirrors = list(mirrors)
+        # A mirror listed twice is asked once: raced against itself, its slower
+        # copy would bench it for being slower than itself.
+        self.mirrors = list(dict.fromkeys(mirrors))
         self.policy = policy
         self.transport = transport or default_transport()
         self.health = Health(policy.cooldown)
