@@ -49,9 +49,7 @@ class _KnownFile:
 class Router:
     def __init__(self, mirrors: list[Mirror], policy: Policy, transport=None,
                  report: Report | None = None):
-        # A mirror listed twice is asked once: raced against itself, its slower
-        # copy would bench it for being slower than itself.
-        self.mirrors = list(dict.fromkeys(mirrors))
+        self.mirrors = list(mirrors)
         self.policy = policy
         self.transport = transport or default_transport()
         self.health = Health(policy.cooldown)

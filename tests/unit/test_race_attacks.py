@@ -65,31 +65,3 @@ def test_a_pyodide_package_complete_from_the_hedge_is_not_held_for_a_slower_stre
     assert r.report[-1].served_by == "own.example"
     assert t.cancelled == [first + WHL]
 
-
-class SecondAskSlower(Streaming):
-    """Like Streaming, but a URL asked again answers later than the first time
-    (a second connection to the same server)."""
-
-    def __init__(self, routes, slow_again):
-        super().__init__(routes)
-        self.slow_again = slow_again
-
-    async def fetch(self, url, **kw):
-        if url in self.asked and url in self.slow_again:
-            self.routes[url] = self.slow_again[url]
-        return await super().fetch(url, **kw)
-
-
-def test_a_mirror_listed_twice_is_asked_once_and_not_benched_for_losing_to_itself():
-    from .test_router import C
-
-    pa = index(A, [(WHL, "https://a.example/" + WHL, sha(GOOD))])
-    url = A.project_url("demo-pkg")
-    t = SecondAskSlower({url: (0.01, 0.02, pa), B.project_url("demo-pkg"): (0.0, 0.05, pa),
-                         C.project_url("demo-pkg"): (0.05, 0.1, pa)},
-                        slow_again={url: (0.2, 0.3, pa)})
-    r = router(t, mirrors=(A, A, B, C), hedge_after=1.0, first_hedge_after=0.0, timeout=60)
-    run(r.project_page("demo-pkg"))
-    assert r.report[-1].served_by == "a"
-    assert t.asked.count(url) == 1
-    assert r.health.order(r.mirrors)[0] == A
