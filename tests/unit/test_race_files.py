@@ -1,9 +1,8 @@
-"""Attacks on first_success and the router's use of it: timings and inputs the
-first race tests did not have."""
+"""Downloads in a hedge race: the first complete, checked copy wins, not a
+better-placed mirror that began streaming later (the bytes are the same)."""
 
 import asyncio
 
-from micropip_mirror.errors import AttemptFailed
 from micropip_mirror.transport import Response
 
 from .fakes import Scripted, sha, wheel
