@@ -33,6 +33,7 @@ async def first_success(
     candidates: Iterable[C],
     attempt: Callable[[C, Callable[[], None]], Awaitable[R]],
     hedge_after: float | None,
+    keep_order: bool = True,
 ) -> tuple[C, R]:
     """Run ``attempt(candidate, answering)`` for each candidate in turn.
 
@@ -42,7 +43,9 @@ async def first_success(
     The first success wins, except over candidates placed before it that are
     already answering: those are waited for (each bounded by its own timeouts),
     and the best-placed success wins. So the order stays the preference among
-    live candidates, and only silent ones are passed over. Every attempt still
+    live candidates, and only silent ones are passed over. ``keep_order=False``:
+    the first success wins outright (for identical, hash-checked bytes, where
+    waiting for a slower stream buys nothing). Every attempt still
     running is then cancelled (inside it, lost_race() is True).
     Raises NoneSucceeded with each failure.
     """
@@ -72,7 +75,7 @@ async def first_success(
             launch()
         while running:
             if best is not None:
-                waiting_for = better_and_answering()
+                waiting_for = better_and_answering() if keep_order else []
                 if not waiting_for:
                     break
                 done, _ = await asyncio.wait(waiting_for, return_when=asyncio.FIRST_COMPLETED)

@@ -287,7 +287,9 @@ class Router:
         try:
             # Files are hedged at hedge_after: the mirror that listed the file has answered,
             # and asking every mirror for the same wheel at once would multiply the bytes.
-            mirror, data = await first_success(order, attempt, self.policy.hedge_after)
+            # The first complete, checked copy wins: the bytes are the same from anyone.
+            mirror, data = await first_success(order, attempt, self.policy.hedge_after,
+                                               keep_order=False)
         except NoneSucceeded:
             if not is_metadata:
                 record.finish(None)
