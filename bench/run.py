@@ -101,12 +101,20 @@ micropip.uninstall([d.metadata["Name"] for d in md.distributions() if d.metadata
 REPORT = "import micropip_mirror\n_json.dumps(micropip_mirror.report(file=None).as_dicts())"
 
 
+def _option(spec: str) -> str:
+    """A --hedge contender's enable() option: ``0.5`` is hedge_after=0.5,
+    ``f0`` is first_hedge_after=0.0."""
+    if spec.startswith("f"):
+        return f"first_hedge_after={float(spec[1:])}"
+    return f"hedge_after={float(spec)}"
+
+
 def one_run(page: Page, s: sc.Scenario, contender: str, urls: list[str], cap: float) -> dict:
     """Fresh page, then the timed install; S6 installs, uninstalls, installs again."""
-    kind, _, hedge = contender.partition("@")
+    kind, _, option = contender.partition("@")
     out: dict = {"scenario": s.key, "contender": contender, "startup_ms": page.fresh()}
     if kind == "b":
-        opts = f", hedge_after={float(hedge)}" if hedge else ""
+        opts = f", {_option(option)}" if option else ""
         enable = page.timed(f"import micropip_mirror\nmicropip_mirror.enable({urls!r}{opts})", 30)
         if enable["status"] != "ok":
             raise RuntimeError(f"enable failed: {enable}")
@@ -362,7 +370,8 @@ def main(argv=None) -> int:
                     help="keys (S1,K-slow-4), prefixes (K-slow) or groups: S bars, K mirrors in front, "
                          "W workload size, P page size, NM no .metadata")
     ap.add_argument("--contenders", default="a,b,c", help="subset of a,b,c to run")
-    ap.add_argument("--hedge", default="", help="extra micropip-mirror contenders with these hedge_after values")
+    ap.add_argument("--hedge", default="", help="extra micropip-mirror contenders with these hedge_after values "
+                    "(f<value>: first_hedge_after)")
     ap.add_argument("--hedge-scenarios", default="S2,S4", help="scenarios the --hedge contenders run in")
     ap.add_argument("--latency", type=float, default=0.03)
     ap.add_argument("--bandwidth", type=float, default=2e6)
@@ -392,7 +401,7 @@ def main(argv=None) -> int:
                "requirements": sc.REQS, "latency_s": args.latency, "bandwidth_Bps": args.bandwidth,
                "wheel": wheel.name, "wheel_bytes": wheel.stat().st_size, "project": args.project,
                "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
-               "contenders": {**CONTENDERS, **{k: f"micropip-mirror, hedge_after={k[2:]}" for k in hedged}},
+               "contenders": {**CONTENDERS, **{k: f"micropip-mirror, {_option(k[2:])}" for k in hedged}},
                "scenarios": {s.key: s.label for s in scenarios},
                "curves": {s.key: [s.curve, s.x, s.target] for s in scenarios},
                "versions": {}}
