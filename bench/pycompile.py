@@ -10,7 +10,7 @@ tests/support/pycs.py) and, where the host Python is the Pyodide's, the wheel af
 `pyodide py-compile` (pyodide-build) compiles with the Python it runs on, so that wheel
 is measured only when the host's major.minor is the Pyodide's (0.28/0.29: 3.13).  A
 fresh page per run (nothing cached by the import system); the wheels take turns so
-none always goes first.  Prints the figures and writes bench/results/pycompile.json.
+none always goes first.  Prints the figures and writes bench/results/pycompile-<version>.json.
 Measures speed only; no test asserts it.
 """
 
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
                   "median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t)}
            for kind, t in times.items()},
     }
-    (HERE / "results" / "pycompile.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (HERE / "results" / f"pycompile-{args.version}.json").write_text(json.dumps(summary, indent=1) + "\n")
     for kind in wheels:
         s = summary[kind]
         print(f"{kind:12} {s['wheel']} ({s['bytes']} bytes): import + enable() median {s['median_ms']:.1f} ms "
