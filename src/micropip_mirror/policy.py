@@ -18,11 +18,16 @@ class Policy:
     page_cap, download_cap: seconds one index page / one file may take in all,
         however steadily it arrives (a mirror trickling bytes forever fails).
     hedge_after: seconds to wait for a first answer before also asking the next
-        mirror (the first valid answer wins, the other request is aborted);
+        mirror (the first valid answer wins and the other requests are aborted,
+        but a mirror placed before the winner that is already answering is
+        waited for: the order stays the preference among live mirrors);
         None waits for each mirror to succeed or fail in turn.
-    first_hedge_after: the hedge delay while the mirror being waited on has not
+    first_hedge_after: the hedge delay while the mirror in front has not
         answered once in this session: nothing says it works, so a silent one
-        must not cost a full hedge_after (it is at most hedge_after).
+        must not cost a full hedge_after (it is at most hedge_after). 0 asks
+        every mirror at once then, so a dead first mirror costs nothing; only
+        the first pages of a session (and a mirror back from the bench) pay
+        one request per mirror.
     cooldown: seconds a mirror that failed or lagged stays at the back of the list.
     cache_ttl: seconds an index answer (or a 404) is reused without asking again.
     require_hashes: refuse wheels for which no mirror gives a sha256.
@@ -33,7 +38,7 @@ class Policy:
     page_cap: float = 120.0
     download_cap: float = 900.0
     hedge_after: float | None = 1.0
-    first_hedge_after: float | None = 0.25
+    first_hedge_after: float | None = 0.0
     cooldown: float = 120.0
     cache_ttl: float = 300.0
     require_hashes: bool = False
@@ -51,9 +56,9 @@ class Policy:
         ):
             raise ConfigError(f"hedge_after must be > 0 or None, got {self.hedge_after!r}")
         if self.first_hedge_after is not None and (
-            not isinstance(self.first_hedge_after, int | float) or self.first_hedge_after <= 0
+            not isinstance(self.first_hedge_after, int | float) or self.first_hedge_after < 0
         ):
-            raise ConfigError(f"first_hedge_after must be > 0 or None, got {self.first_hedge_after!r}")
+            raise ConfigError(f"first_hedge_after must be >= 0 or None, got {self.first_hedge_after!r}")
 
     def with_options(self, **options) -> Policy:
         unknown = set(options) - set(self.__dataclass_fields__)

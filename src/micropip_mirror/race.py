@@ -33,50 +33,75 @@ async def first_success(
     candidates: Iterable[C],
     attempt: Callable[[C, Callable[[], None]], Awaitable[R]],
     hedge_after: float | None,
+    keep_order: bool = True,
 ) -> tuple[C, R]:
     """Run ``attempt(candidate, answering)`` for each candidate in turn.
 
     The next candidate starts when the running ones have all failed, or when
     ``hedge_after`` seconds pass and none of them has called ``answering()``
-    (the server began to answer). The first success wins and every other
-    attempt still running is cancelled (inside it, lost_race() is then True).
+    (the server began to answer); ``hedge_after=0`` starts them all at once.
+    The first success wins, except over candidates placed before it that are
+    already answering: those are waited for (each bounded by its own timeouts),
+    and the best-placed success wins. So the order stays the preference among
+    live candidates, and only silent ones are passed over. ``keep_order=False``:
+    the first success wins outright (for identical, hash-checked bytes, where
+    waiting for a slower stream buys nothing). Every attempt still
+    running is then cancelled (inside it, lost_race() is True).
     Raises NoneSucceeded with each failure.
     """
     queue = list(candidates)
+    placed: dict[asyncio.Future, int] = {}  # task -> its place in the order
     running: dict[asyncio.Future, C] = {}
     answering: set[asyncio.Future] = set()
     failures: list[tuple[object, BaseException]] = []
+    best: tuple[int, C, R] | None = None  # the best-placed success so far
 
     def launch() -> None:
         candidate = queue.pop(0)
         holder: list[asyncio.Future] = []
         task = asyncio.ensure_future(attempt(candidate, lambda: answering.update(holder)))
         holder.append(task)
+        placed[task] = len(placed)
         running[task] = candidate
+
+    def better_and_answering() -> list[asyncio.Future]:
+        assert best is not None
+        return [t for t in running if placed[t] < best[0] and t in answering]
 
     try:
         if queue:
             launch()
+        while queue and hedge_after == 0:
+            launch()
         while running:
-            silent = not (answering & running.keys())
-            wait = hedge_after if (queue and hedge_after is not None and silent) else None
-            done, _ = await asyncio.wait(running, timeout=wait,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if not done:
-                if not (answering & running.keys()):
-                    launch()
-                continue
+            if best is not None:
+                waiting_for = better_and_answering() if keep_order else []
+                if not waiting_for:
+                    break
+                done, _ = await asyncio.wait(waiting_for, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                silent = not (answering & running.keys())
+                wait = hedge_after if (queue and hedge_after is not None and silent) else None
+                done, _ = await asyncio.wait(running, timeout=wait,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    if not (answering & running.keys()):
+                        launch()
+                    continue
             for task in done:
                 candidate = running.pop(task)
                 if task.cancelled():
                     failures.append((candidate, asyncio.CancelledError()))
                 elif task.exception() is None:
-                    _losers.update(running)
-                    return candidate, task.result()
+                    if best is None or placed[task] < best[0]:
+                        best = (placed[task], candidate, task.result())
                 else:
                     failures.append((candidate, task.exception() or RuntimeError("no exception")))
-            if not running and queue:
+            if best is None and not running and queue:
                 launch()
+        if best is not None:
+            _losers.update(running)
+            return best[1], best[2]
         raise NoneSucceeded(failures)
     finally:
         for task in running:

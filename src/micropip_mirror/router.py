@@ -61,7 +61,8 @@ class Router:
 
     def _hedge_for(self, order: list[Mirror]) -> float | None:
         """hedge_after once the first mirror in line has proved itself; until
-        then the shorter first_hedge_after (a dead first mirror costs little)."""
+        then the shorter first_hedge_after (a dead first mirror costs little;
+        at 0, the default, every mirror is asked at once)."""
         hedge, first = self.policy.hedge_after, self.policy.first_hedge_after
         if hedge is None or first is None or (order and order[0] in self._answered):
             return hedge
@@ -284,7 +285,11 @@ class Router:
                                         record, answering, is_metadata)
 
         try:
-            mirror, data = await first_success(order, attempt, self._hedge_for(order))
+            # Files are hedged at hedge_after: the mirror that listed the file has answered,
+            # and asking every mirror for the same wheel at once would multiply the bytes.
+            # The first complete, checked copy wins: the bytes are the same from anyone.
+            mirror, data = await first_success(order, attempt, self.policy.hedge_after,
+                                               keep_order=False)
         except NoneSucceeded:
             if not is_metadata:
                 record.finish(None)

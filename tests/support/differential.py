@@ -92,6 +92,9 @@ CASES = [
               "download_timeout=2", "mm-big", {"mm-big": "2.0.0"}, options={"download_timeout": 2.0}),
     ShapeCase("huge-slow", "huge-slow", "mm-app's page: 5000 files (~1.8 MB) at a steady 400 KB/s "
               "(longer than timeout=2)"),
+    ShapeCase("order-kept", "huge-slow", "huge-slow first (answering for 4.5 s), stale second (fast, "
+              "lacks every newest version); default hedging: the first mirror must still win",
+              "mm-app", also=("stale",), options={"hedge_after": 1.0, "first_hedge_after": 0.0}),
     ShapeCase("unnormalized-name", "pypi-json", "requirement spelled MM_App (pypi.org-style 301 to "
               "/simple/mm-app/)", "MM_App>=2"),
     # Package shapes.
