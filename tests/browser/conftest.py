@@ -35,6 +35,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "core: run on every supported Pyodide release (tests/run): the harness, "
         "test_core, lockfile/auto, the CSP page, the machinery's own faults (test_robustness), "
+        "what import + enable() load and that they come from the wheel's pycs, "
         "the matrix's dead mirror, no CORS, tampered wheel, file-host fallback, and the "
         "differential matrix's representative index shapes")
 
