@@ -24,6 +24,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -48,11 +49,11 @@ console.log(py.runPython(`
 import base64, importlib.util, json, os, py_compile, sys
 sources = json.loads(payload)
 out = {"tag": sys.implementation.cache_tag, "magic": importlib.util.MAGIC_NUMBER.hex(), "pycs": {}}
-for name, text in sources.items():
+for name, data in sources.items():
     path = "/mm-src/" + name
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(data))  # the exact bytes: a checked-hash pyc holds their hash
     pyc = py_compile.compile(path, dfile=name, doraise=True,
                              invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
     out["pycs"][name] = base64.b64encode(open(pyc, "rb").read()).decode()
@@ -61,9 +62,10 @@ json.dumps(out)
 """
 
 
-def compile_in_pyodide(version: str, sources: dict[str, str]) -> dict:
+def compile_in_pyodide(version: str, sources: dict[str, bytes]) -> dict:
     """{"tag", "magic", "pycs": {source name: pyc bytes}} compiled by Pyodide ``version``."""
-    key = hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()[:16]
+    encoded = {n: base64.b64encode(d).decode() for n, d in sorted(sources.items())}
+    key = hashlib.sha256(json.dumps(encoded).encode()).hexdigest()[:16]
     cached = stage_pyodide.CACHE / "pycs" / f"{version}-{key}.json"
     if not cached.exists():
         with tempfile.TemporaryDirectory() as tmp:
@@ -71,14 +73,16 @@ def compile_in_pyodide(version: str, sources: dict[str, str]) -> dict:
                 tar.extractall(tmp, filter="data")
             dist = Path(tmp) / "package"
             payload = Path(tmp) / "sources.json"
-            payload.write_text(json.dumps(sources))
+            payload.write_text(json.dumps(encoded))
             script = Path(tmp) / "compile.cjs"
             script.write_text("(async () => {" + _NODE + "})().catch(e => { console.error(e); process.exit(1); });")
             done = subprocess.run(["node", str(script), str(dist), str(payload)], check=True,
                                   stdout=subprocess.PIPE, text=True)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(result))
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")  # parallel runs share the cache
+        partial.write_text(json.dumps(result))
+        os.replace(partial, cached)
     result = json.loads(cached.read_text())
     result["pycs"] = {k: base64.b64decode(v) for k, v in result["pycs"].items()}
     return result
@@ -97,7 +101,7 @@ def add_pycs(wheel: Path, versions: list[str] = COMPILERS) -> Path:
         files = {i.filename: zf.read(i) for i in zf.infolist()}
     if any("/__pycache__/" in name for name in files):
         return wheel
-    sources = {n: d.decode("utf-8") for n, d in files.items()
+    sources = {n: d for n, d in files.items()
                if n.startswith(PACKAGE + "/") and n.endswith(".py") and n.rpartition("/")[2] not in BUILD_TIME_ONLY}
     added = {}
     for version in versions:
