@@ -3,16 +3,16 @@ the micropip_mirror wheel, next to the sources (`micropip_mirror/__pycache__/
 <module>.cpython-3XY.pyc`).
 
 Why: Pyodide compiles every imported .py in the page and writes no .pyc, and compiling
-our sources was most of `import micropip_mirror` + `enable()` (bench/README.md).  The
-wheel stays `py3-none-any`: a Python without a matching pyc compiles the source as
-before, and a checked-hash pyc (PEP 552) is used only while the source's hash matches,
-so the source stays authoritative.
+our sources was most of `import micropip_mirror` + `enable()` (README.md, "Compiled
+code in the wheel").  The wheel stays `py3-none-any`: a Python without a matching pyc
+compiles the source as before, and a checked-hash pyc (PEP 552) is used only while the
+source's hash matches, so the source stays authoritative.
 
 Each pyc is compiled inside the Pyodide release itself (Node.js + the `pyodide` npm
 package, nothing else), so its magic number is the runtime's own: there is no host
 Python 3.14, and a host 3.12/3.13 would match only by luck.  Cached by the sources'
 hash.  Build-time modules (the JupyterLite helper and addon never run in Pyodide) get
-none: each Python's pycs add ~90 KB to the wheel.
+none: each Python's pycs add ~100 kB to the wheel.
 
     python -m tests.support.pycs dist/micropip_mirror-*.whl     # adds them in place
 """
