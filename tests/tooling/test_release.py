@@ -10,6 +10,7 @@ import csv
 import hashlib
 import importlib.util
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -69,7 +70,8 @@ def release_step_adds_pycs(wheel: Path, dist: Path) -> bytes:
     dist.mkdir()
     copy = Path(shutil.copy(wheel, dist))
     done = subprocess.run(["bash", "-e", "-c", command.replace("dist/", f"{dist}/")], cwd=ROOT,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     assert done.returncode == 0, done.stdout + done.stderr
     return copy.read_bytes()
 
