@@ -48,6 +48,7 @@ from page import Page, page_server  # noqa: E402
 from tests.support import stage_pyodide  # noqa: E402
 from tests.support.browser import chromium  # noqa: E402
 from tests.support.fleet import CACHE, Fleet  # noqa: E402
+from tests.support.pycs import add_pycs  # noqa: E402
 
 CONTENDERS = {"a": "plain micropip, index_urls=[front..., healthy]",
               "b": "micropip-mirror defaults, enable([front..., healthy])",
@@ -57,12 +58,13 @@ HANG_CAP = 20.0  # plain micropip behind a blackholed mirror never finishes: no 
 
 # --- the wheel under test -------------------------------------------------------------------
 
-def build_wheel(project: Path = ROOT) -> Path:
+def build_wheel(project: Path = ROOT, pycs: bool = True) -> Path:
     """``pip wheel --no-deps`` of the project, from a copy (no build/ litter in
-    the work tree), cached by the hash of its sources."""
+    the work tree), cached by the hash of its sources; with ``pycs`` the release
+    wheel's checked-hash .pyc files added (tests/support/pycs.py)."""
     sources = sorted((project / "src").rglob("*.py")) + [project / "pyproject.toml", project / "LICENSE"]
     key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
-    out = CACHE / "bench" / f"wheel-{key}"
+    out = CACHE / "bench" / f"wheel-{key}{'-pycs' if pycs else ''}"
     found = list(out.glob("*.whl"))
     if found:
         return found[0]
@@ -75,8 +77,10 @@ def build_wheel(project: Path = ROOT) -> Path:
         (copy / "README.md").write_text(readme.read_text() if readme.exists() else "micropip-mirror\n")
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(copy), "-w", tmp],
                        check=True)
-        out.mkdir(parents=True, exist_ok=True)
         wheel = next(Path(tmp).glob("*.whl"))
+        if pycs:
+            add_pycs(wheel)
+        out.mkdir(parents=True, exist_ok=True)
         return Path(shutil.copy(wheel, out))
 
 
@@ -379,6 +383,7 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default="latest", help="base name of the result files in --out")
     ap.add_argument("--title", default="Latest run")
     ap.add_argument("--project", default=str(ROOT), help="project folder (src/, pyproject.toml) to build the wheel from")
+    ap.add_argument("--no-pycs", action="store_true", help="the wheel without its .pyc files (as `python -m build` makes it)")
     ap.add_argument("--combine", default="", help="result files of separate runs (e.g. one per release) to "
                     "merge into --name, side by side; nothing is run")
     args = ap.parse_args(argv)
@@ -393,7 +398,7 @@ def main(argv=None) -> int:
     if args.cap < 120:
         print(f"NOTE: install cap lowered to {args.cap:g} s (default 120 s): 'hangs' means > {args.cap:g} s")
 
-    wheel = build_wheel(Path(args.project))
+    wheel = build_wheel(Path(args.project), pycs=not args.no_pycs)
     started = time.time()
     results = {"title": args.title + (" (--quick: 1 run per cell, a smoke test, not figures)" if args.quick else ""),
                "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
