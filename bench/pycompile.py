@@ -1,14 +1,17 @@
-"""Does `pyodide py-compile` pay for micropip-mirror?  `import micropip_mirror` +
-`enable()` in Pyodide with the plain wheel vs the same wheel compiled to .pyc.
+"""Does shipping compiled code pay for micropip-mirror?  `import micropip_mirror` +
+`enable()` in Pyodide with the plain wheel (`python -m build`), the release wheel
+(checked-hash .pyc files for each supported Python next to the sources,
+tests/support/pycs.py) and, where the host Python is the Pyodide's, the wheel after
+`pyodide py-compile` (sources replaced by .pyc).
 
-    python bench/pycompile.py                 # Pyodide 0.29.3, 15 runs per wheel
-    python bench/pycompile.py --version 0.28.3 --runs 25
+    python bench/pycompile.py                 # Pyodide 314.0.7, 15 runs per wheel
+    python bench/pycompile.py --version 0.29.3 --runs 25
 
-Why these versions: `pyodide py-compile` (pyodide-build) compiles with the Python it
-runs on, so the host's major.minor must be the Pyodide's (0.28/0.29: 3.13; 314:
-3.14).  A fresh page per run (nothing cached by the import system); the two wheels
-alternate so neither always goes first.  Prints the figures and writes
-bench/results/pycompile.json.  Measures speed only; no test asserts it.
+`pyodide py-compile` (pyodide-build) compiles with the Python it runs on, so that wheel
+is measured only when the host's major.minor is the Pyodide's (0.28/0.29: 3.13).  A
+fresh page per run (nothing cached by the import system); the wheels take turns so
+none always goes first.  Prints the figures and writes bench/results/pycompile-<version>.json.
+Measures speed only; no test asserts it.
 """
 
 from __future__ import annotations
@@ -45,27 +48,27 @@ def py_compile(wheel: Path, dest: Path) -> Path:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--version", default="0.29.3", help="staged Pyodide release")
+    ap.add_argument("--version", default=stage_pyodide.DEFAULT_VERSION, help="staged Pyodide release")
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args(argv)
     dist = stage_pyodide.stage(args.version, stage_pyodide.CACHE / "pyodide" / args.version)
     python = json.loads((dist / "pyodide-lock.json").read_text())["info"]["python"]
     host = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    if not python.startswith(host + "."):
-        sys.exit(f"Pyodide {args.version} runs Python {python}; py-compile needs a host Python of the same "
-                 f"major.minor (this is {host})")
     work = Path(tempfile.mkdtemp(prefix="mm-pycompile-"))
     try:
-        plain = build_wheel()
-        compiled = py_compile(plain, work / "compiled")
-        wheels = {"plain": plain, "py-compiled": compiled}
+        plain = build_wheel(pycs=False)
+        wheels = {"plain": plain, "with pycs": build_wheel()}
+        if python.startswith(host + "."):
+            wheels["py-compiled"] = py_compile(plain, work / "compiled")
+        else:
+            print(f"Pyodide {args.version} runs Python {python}, this is {host}: no py-compiled wheel")
         sizes = {k: w.stat().st_size for k, w in wheels.items()}
         times: dict[str, list[float]] = {k: [] for k in wheels}
         with contextlib.ExitStack() as stack:
             driver = stack.enter_context(chromium())
             pages = {k: Page(driver, stack.enter_context(page_server(dist, w)), w.name) for k, w in wheels.items()}
             for i in range(args.runs):
-                for kind in (list(wheels) if i % 2 == 0 else list(reversed(wheels))):
+                for kind in list(wheels)[i % len(wheels):] + list(wheels)[:i % len(wheels)]:
                     page = pages[kind]
                     page.fresh()
                     result = page.timed(ENABLE, 30)
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
                   "median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t)}
            for kind, t in times.items()},
     }
-    (HERE / "results" / "pycompile.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (HERE / "results" / f"pycompile-{args.version}.json").write_text(json.dumps(summary, indent=1) + "\n")
     for kind in wheels:
         s = summary[kind]
         print(f"{kind:12} {s['wheel']} ({s['bytes']} bytes): import + enable() median {s['median_ms']:.1f} ms "

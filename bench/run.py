@@ -48,6 +48,7 @@ from page import Page, page_server  # noqa: E402
 from tests.support import stage_pyodide  # noqa: E402
 from tests.support.browser import chromium  # noqa: E402
 from tests.support.fleet import CACHE, Fleet  # noqa: E402
+from tests.support.pycs import add_pycs  # noqa: E402
 
 CONTENDERS = {"a": "plain micropip, index_urls=[front..., healthy]",
               "b": "micropip-mirror defaults, enable([front..., healthy])",
@@ -57,12 +58,13 @@ HANG_CAP = 20.0  # plain micropip behind a blackholed mirror never finishes: no 
 
 # --- the wheel under test -------------------------------------------------------------------
 
-def build_wheel(project: Path = ROOT) -> Path:
+def build_wheel(project: Path = ROOT, pycs: bool = True) -> Path:
     """``pip wheel --no-deps`` of the project, from a copy (no build/ litter in
-    the work tree), cached by the hash of its sources."""
+    the work tree), cached by the hash of its sources; with ``pycs`` the release
+    wheel's checked-hash .pyc files added (tests/support/pycs.py)."""
     sources = sorted((project / "src").rglob("*.py")) + [project / "pyproject.toml", project / "LICENSE"]
     key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
-    out = CACHE / "bench" / f"wheel-{key}"
+    out = CACHE / "bench" / f"wheel-{key}{'-pycs' if pycs else ''}"
     found = list(out.glob("*.whl"))
     if found:
         return found[0]
@@ -75,8 +77,10 @@ def build_wheel(project: Path = ROOT) -> Path:
         (copy / "README.md").write_text(readme.read_text() if readme.exists() else "micropip-mirror\n")
         subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(copy), "-w", tmp],
                        check=True)
-        out.mkdir(parents=True, exist_ok=True)
         wheel = next(Path(tmp).glob("*.whl"))
+        if pycs:
+            add_pycs(wheel)
+        out.mkdir(parents=True, exist_ok=True)
         return Path(shutil.copy(wheel, out))
 
 
@@ -101,12 +105,20 @@ micropip.uninstall([d.metadata["Name"] for d in md.distributions() if d.metadata
 REPORT = "import micropip_mirror\n_json.dumps(micropip_mirror.report(file=None).as_dicts())"
 
 
+def _option(spec: str) -> str:
+    """A --hedge contender's enable() option: ``0.5`` is hedge_after=0.5,
+    ``f0`` is first_hedge_after=0.0."""
+    if spec.startswith("f"):
+        return f"first_hedge_after={float(spec[1:])}"
+    return f"hedge_after={float(spec)}"
+
+
 def one_run(page: Page, s: sc.Scenario, contender: str, urls: list[str], cap: float) -> dict:
     """Fresh page, then the timed install; S6 installs, uninstalls, installs again."""
-    kind, _, hedge = contender.partition("@")
+    kind, _, option = contender.partition("@")
     out: dict = {"scenario": s.key, "contender": contender, "startup_ms": page.fresh()}
     if kind == "b":
-        opts = f", hedge_after={float(hedge)}" if hedge else ""
+        opts = f", {_option(option)}" if option else ""
         enable = page.timed(f"import micropip_mirror\nmicropip_mirror.enable({urls!r}{opts})", 30)
         if enable["status"] != "ok":
             raise RuntimeError(f"enable failed: {enable}")
@@ -362,7 +374,8 @@ def main(argv=None) -> int:
                     help="keys (S1,K-slow-4), prefixes (K-slow) or groups: S bars, K mirrors in front, "
                          "W workload size, P page size, NM no .metadata")
     ap.add_argument("--contenders", default="a,b,c", help="subset of a,b,c to run")
-    ap.add_argument("--hedge", default="", help="extra micropip-mirror contenders with these hedge_after values")
+    ap.add_argument("--hedge", default="", help="extra micropip-mirror contenders with these hedge_after values "
+                    "(f<value>: first_hedge_after)")
     ap.add_argument("--hedge-scenarios", default="S2,S4", help="scenarios the --hedge contenders run in")
     ap.add_argument("--latency", type=float, default=0.03)
     ap.add_argument("--bandwidth", type=float, default=2e6)
@@ -370,6 +383,7 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default="latest", help="base name of the result files in --out")
     ap.add_argument("--title", default="Latest run")
     ap.add_argument("--project", default=str(ROOT), help="project folder (src/, pyproject.toml) to build the wheel from")
+    ap.add_argument("--no-pycs", action="store_true", help="the wheel without its .pyc files (as `python -m build` makes it)")
     ap.add_argument("--combine", default="", help="result files of separate runs (e.g. one per release) to "
                     "merge into --name, side by side; nothing is run")
     args = ap.parse_args(argv)
@@ -384,7 +398,7 @@ def main(argv=None) -> int:
     if args.cap < 120:
         print(f"NOTE: install cap lowered to {args.cap:g} s (default 120 s): 'hangs' means > {args.cap:g} s")
 
-    wheel = build_wheel(Path(args.project))
+    wheel = build_wheel(Path(args.project), pycs=not args.no_pycs)
     started = time.time()
     results = {"title": args.title + (" (--quick: 1 run per cell, a smoke test, not figures)" if args.quick else ""),
                "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -392,7 +406,7 @@ def main(argv=None) -> int:
                "requirements": sc.REQS, "latency_s": args.latency, "bandwidth_Bps": args.bandwidth,
                "wheel": wheel.name, "wheel_bytes": wheel.stat().st_size, "project": args.project,
                "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
-               "contenders": {**CONTENDERS, **{k: f"micropip-mirror, hedge_after={k[2:]}" for k in hedged}},
+               "contenders": {**CONTENDERS, **{k: f"micropip-mirror, {_option(k[2:])}" for k in hedged}},
                "scenarios": {s.key: s.label for s in scenarios},
                "curves": {s.key: [s.curve, s.x, s.target] for s in scenarios},
                "versions": {}}

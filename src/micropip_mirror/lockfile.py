@@ -139,7 +139,7 @@ class DistFetcher:
 
         try:
             base, data = await first_success(router.health.order(bases), attempt,
-                                             router.policy.hedge_after, keep_order=False)
+                                             router.policy.hedge_after)
         except NoneSucceeded:
             record.finish(None)
             raise AllMirrorsFailed(f"Pyodide package file {file_name!r}",

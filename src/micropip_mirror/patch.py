@@ -8,7 +8,6 @@ import logging
 import sys
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import config
@@ -45,13 +44,16 @@ _resolving: contextvars.ContextVar[_Resolving | None] = contextvars.ContextVar(
     "micropip_mirror_resolving", default=None)
 
 
-@dataclass(frozen=True)
 class _Routing:
-    """What one enable() set up; an install keeps the one it started with."""
+    """What one enable() set up; an install keeps the one it started with.
+    (Plain classes here and in _Session: creating a dataclass costs ~1 ms in Pyodide.)"""
 
-    router: Router
-    dist: _DistSource | None = None  # Pyodide's own packages, in a browser
-    probing: _Probing | None = None  # enable("auto") still measuring
+    __slots__ = ("router", "dist", "probing")
+
+    def __init__(self, router: Router, dist: _DistSource | None, probing: _Probing | None):
+        self.router = router
+        self.dist = dist  # Pyodide's own packages, in a browser
+        self.probing = probing  # enable("auto") still measuring
 
 
 class _DistSource:
@@ -82,10 +84,11 @@ def _parse_bases(dist_bases) -> list[str]:
     return parse_bases(dist_bases)
 
 
-@dataclass
 class _Session:
-    adapter: Adapter
-    routing: _Routing
+    __slots__ = ("adapter", "routing")
+
+    def __init__(self, adapter: Adapter, routing: _Routing):
+        self.adapter, self.routing = adapter, routing
 
 
 # The install in this context and the routing it started with: set where an

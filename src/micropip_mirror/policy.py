@@ -19,15 +19,16 @@ class Policy:
         however steadily it arrives (a mirror trickling bytes forever fails).
     hedge_after: seconds to wait for a first answer before also asking the next
         mirror (the first valid answer wins and the other requests are aborted,
-        but a mirror placed before the winner that is already answering is
-        waited for: the order stays the preference among live mirrors);
-        None waits for each mirror to succeed or fail in turn.
-    first_hedge_after: the hedge delay while the mirror in front has not
-        answered once in this session: nothing says it works, so a silent one
-        must not cost a full hedge_after (it is at most hedge_after). 0 asks
-        every mirror at once then, so a dead first mirror costs nothing; only
-        the first pages of a session (and a mirror back from the bench) pay
-        one request per mirror.
+        but for index pages a mirror placed before the winner that is already
+        answering is waited for: the order stays the preference among live
+        mirrors); None waits for each mirror to succeed or fail in turn.
+    first_hedge_after: while the mirror in front has not answered once in this
+        session, index pages are asked of every mirror at once, and a later
+        mirror's answer is used only once the ones before it have stayed silent
+        this long (or failed): a dead first mirror, or eight, cost this one wait,
+        and a live first mirror still serves. 0: the fastest answer wins (a
+        faster but lagging mirror may then give older versions). None: no
+        asking at once; hedge_after applies from the start. At most hedge_after.
     cooldown: seconds a mirror that failed or lagged stays at the back of the list.
     cache_ttl: seconds an index answer (or a 404) is reused without asking again.
     require_hashes: refuse wheels for which no mirror gives a sha256.
@@ -38,7 +39,7 @@ class Policy:
     page_cap: float = 120.0
     download_cap: float = 900.0
     hedge_after: float | None = 1.0
-    first_hedge_after: float | None = 0.0
+    first_hedge_after: float | None = 0.25
     cooldown: float = 120.0
     cache_ttl: float = 300.0
     require_hashes: bool = False

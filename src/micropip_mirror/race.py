@@ -33,20 +33,19 @@ async def first_success(
     candidates: Iterable[C],
     attempt: Callable[[C, Callable[[], None]], Awaitable[R]],
     hedge_after: float | None,
-    keep_order: bool = True,
+    keep_order: float | None = None,
 ) -> tuple[C, R]:
     """Run ``attempt(candidate, answering)`` for each candidate in turn.
 
     The next candidate starts when the running ones have all failed, or when
     ``hedge_after`` seconds pass and none of them has called ``answering()``
     (the server began to answer); ``hedge_after=0`` starts them all at once.
-    The first success wins, except over candidates placed before it that are
-    already answering: those are waited for (each bounded by its own timeouts),
-    and the best-placed success wins. So the order stays the preference among
-    live candidates, and only silent ones are passed over. ``keep_order=False``:
-    the first success wins outright (for identical, hash-checked bytes, where
-    waiting for a slower stream buys nothing). Every attempt still
-    running is then cancelled (inside it, lost_race() is True).
+    ``keep_order=None``: the first success wins outright (identical, checked
+    bytes: waiting for a slower copy buys nothing). A number keeps the order a
+    preference: a success waits for the candidates placed before it that are
+    answering (each bounded by its own timeouts) or that are silent but started
+    less than ``keep_order`` seconds ago, and the best-placed success wins.
+    Every attempt still running is then cancelled (inside it, lost_race() is True).
     Raises NoneSucceeded with each failure.
     """
     queue = list(candidates)
@@ -55,6 +54,8 @@ async def first_success(
     answering: set[asyncio.Future] = set()
     failures: list[tuple[object, BaseException]] = []
     best: tuple[int, C, R] | None = None  # the best-placed success so far
+    loop = asyncio.get_running_loop()
+    started: dict[asyncio.Future, float] = {}
 
     def launch() -> None:
         candidate = queue.pop(0)
@@ -62,11 +63,23 @@ async def first_success(
         task = asyncio.ensure_future(attempt(candidate, lambda: answering.update(holder)))
         holder.append(task)
         placed[task] = len(placed)
+        started[task] = loop.time()
         running[task] = candidate
 
-    def better_and_answering() -> list[asyncio.Future]:
-        assert best is not None
-        return [t for t in running if placed[t] < best[0] and t in answering]
+    def still_ahead() -> tuple[list[asyncio.Future], float | None]:
+        """The better-placed candidates the best success waits for, and how long
+        until the first of the silent ones among them loses its place."""
+        assert best is not None and keep_order is not None
+        ahead, until = [], None
+        for task in running:
+            if placed[task] < best[0]:
+                left = started[task] + keep_order - loop.time()
+                if task in answering:
+                    ahead.append(task)
+                elif left > 0:
+                    ahead.append(task)
+                    until = left if until is None else min(until, left)
+        return ahead, until
 
     try:
         if queue:
@@ -75,10 +88,11 @@ async def first_success(
             launch()
         while running:
             if best is not None:
-                waiting_for = better_and_answering() if keep_order else []
-                if not waiting_for:
+                ahead, until = still_ahead() if keep_order is not None else ([], None)
+                if not ahead:
                     break
-                done, _ = await asyncio.wait(waiting_for, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(ahead, timeout=until,
+                                             return_when=asyncio.FIRST_COMPLETED)
             else:
                 silent = not (answering & running.keys())
                 wait = hedge_after if (queue and hedge_after is not None and silent) else None

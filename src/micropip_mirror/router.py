@@ -59,14 +59,17 @@ class Router:
         self._answered: set[Mirror] = set()  # mirrors that gave a valid answer this session
         self._inflight: dict[str, _Shared] = {}  # wheel URL -> its download under way
 
-    def _hedge_for(self, order: list[Mirror]) -> float | None:
-        """hedge_after once the first mirror in line has proved itself; until
-        then the shorter first_hedge_after (a dead first mirror costs little;
-        at 0, the default, every mirror is asked at once)."""
+    def _page_race(self, order: list[Mirror]) -> tuple[float | None, float]:
+        """(hedge delay, keep_order) for an index page. Once the mirror in front
+        has answered in this session: hedge after hedge_after, and a mirror
+        already answering keeps its place. Until then every mirror is asked at
+        once, and a later one's answer is taken only after the ones before it
+        stayed silent for first_hedge_after: a dead first mirror (or eight) costs
+        that one wait, and a live first mirror is still the one used."""
         hedge, first = self.policy.hedge_after, self.policy.first_hedge_after
         if hedge is None or first is None or (order and order[0] in self._answered):
-            return hedge
-        return min(hedge, first)
+            return hedge, 0.0
+        return 0.0, min(hedge, first)
 
     # -- which requests are ours -------------------------------------------------
 
@@ -100,7 +103,7 @@ class Router:
 
         try:
             order = self.health.order(self.mirrors)
-            mirror, page = await first_success(order, attempt, self._hedge_for(order))
+            mirror, page = await first_success(order, attempt, *self._page_race(order))
         except NoneSucceeded:
             if not lacking:
                 record.finish(None)
@@ -288,8 +291,7 @@ class Router:
             # Files are hedged at hedge_after: the mirror that listed the file has answered,
             # and asking every mirror for the same wheel at once would multiply the bytes.
             # The first complete, checked copy wins: the bytes are the same from anyone.
-            mirror, data = await first_success(order, attempt, self.policy.hedge_after,
-                                               keep_order=False)
+            mirror, data = await first_success(order, attempt, self.policy.hedge_after)
         except NoneSucceeded:
             if not is_metadata:
                 record.finish(None)

@@ -20,6 +20,7 @@ import pytest
 from tests.support.browser import load_wheel_into_page, static_server
 from tests.support.fleet import Fleet
 from tests.support.matrix import ALONE_CAP, MIRROR_CAP
+from tests.support.pycs import add_pycs
 from tests.support.worker_mirror import worker_mirror
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "core: run on every supported Pyodide release (tests/run): the harness, "
         "test_core, lockfile/auto, the CSP page, the machinery's own faults (test_robustness), "
+        "what import + enable() load and that they come from the wheel's pycs, "
         "the matrix's dead mirror, no CORS, tampered wheel, file-host fallback, and the "
         "differential matrix's representative index shapes")
 
@@ -82,7 +84,8 @@ def matrix_page(selenium_module_scope, micropip_mirror_wheel):
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory) -> Path:
     """micropip-mirror's wheel as users get it: built by pip from pyproject.toml (from a
-    copy of the tree, so no build/ or .egg-info is left in it for importlib.metadata to find)."""
+    copy of the tree, so no build/ or .egg-info is left in it for importlib.metadata to find),
+    with the release's checked-hash .pyc files added (tests/support/pycs.py)."""
     out = tmp_path_factory.mktemp("built")
     tree = tmp_path_factory.mktemp("tree")
     for name in ("pyproject.toml", "README.md", "LICENSE"):
@@ -92,7 +95,7 @@ def built_wheel(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(tree)],
                    check=True)
     (wheel,) = out.glob("micropip_mirror-*.whl")
-    return wheel
+    return add_pycs(wheel)
 
 
 @pytest.fixture(scope="session")

@@ -19,15 +19,13 @@ Chromium only (Node.js loads lockfile packages from disk, not through fetch).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import zipfile
 
 import pytest
 
-from tests.support.browser import (dead_url, load_wheel_into_page, make_wheel, point_pyodide_at,
+from tests.support.browser import (dead_url, load_wheel_into_page, point_pyodide_at,
                                    static_server)
-from tests.support.scripted_index import PEP691, pep691_page, scripted_index
+from tests.support.scripted_index import PEP691, pep691_page, scripted_index, serve_project
 
 pytestmark = pytest.mark.core
 
@@ -50,22 +48,6 @@ def good_base(pyodide_dist):
 
 def run_json(selenium, code: str):
     return json.loads(selenium.run_async(code + "\njson.dumps(result)"))
-
-
-def serve_project(index, name: str, files_at: str, tmp_path, *, wheel_too=True) -> str:
-    """Put project ``name`` (one wheel) on ``index``, its wheel URL pointing at
-    ``files_at``; the wheel and its .metadata are served by ``index`` only when
-    ``wheel_too``. Returns the wheel's file name."""
-    wheel = make_wheel(tmp_path / name, name, "1.0.0", {f"{name.replace('-', '_')}/__init__.py": "OK = True\n"})
-    data = wheel.read_bytes()
-    index.routes[f"/simple/{name}/"] = (PEP691, pep691_page(
-        name, [(wheel.name, f"{files_at}/files/{wheel.name}", hashlib.sha256(data).hexdigest())]))
-    if wheel_too:
-        with zipfile.ZipFile(wheel) as zf:
-            metadata = zf.read(f"{name.replace('-', '_')}-1.0.0.dist-info/METADATA")
-        index.routes[f"/files/{wheel.name}"] = ("application/octet-stream", data)
-        index.routes[f"/files/{wheel.name}.metadata"] = ("text/plain", metadata)
-    return wheel.name
 
 
 # -- Pyodide's own packages -------------------------------------------------------------

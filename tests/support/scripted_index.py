@@ -9,9 +9,11 @@ answered only once something fetches ``/__release``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.server
 import json
 import threading
+import zipfile
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 
@@ -78,3 +80,22 @@ def scripted_index():
         index.released.set()
         server.shutdown()
         server.server_close()
+
+
+def serve_project(index, name: str, files_at: str, tmp_path, *, wheel_too=True,
+                  version: str = "1.0.0") -> str:
+    """Put project ``name`` (one wheel) on ``index``, its wheel URL pointing at
+    ``files_at``; the wheel and its .metadata are served by ``index`` only when
+    ``wheel_too``. Returns the wheel's file name."""
+    from .browser import make_wheel
+
+    wheel = make_wheel(tmp_path / name / version, name, version, {f"{name.replace('-', '_')}/__init__.py": "OK = True\n"})
+    data = wheel.read_bytes()
+    index.routes[f"/simple/{name}/"] = (PEP691, pep691_page(
+        name, [(wheel.name, f"{files_at}/files/{wheel.name}", hashlib.sha256(data).hexdigest())]))
+    if wheel_too:
+        with zipfile.ZipFile(wheel) as zf:
+            metadata = zf.read(f"{name.replace('-', '_')}-{version}.dist-info/METADATA")
+        index.routes[f"/files/{wheel.name}"] = ("application/octet-stream", data)
+        index.routes[f"/files/{wheel.name}.metadata"] = ("text/plain", metadata)
+    return wheel.name

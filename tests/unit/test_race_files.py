@@ -1,36 +1,8 @@
 """Downloads in a hedge race: the first complete, checked copy wins, not a
 better-placed mirror that began streaming later (the bytes are the same)."""
 
-import asyncio
-
-from micropip_mirror.transport import Response
-
-from .fakes import Scripted, sha, wheel
+from .fakes import Streaming, sha, wheel
 from .test_router import A, B, WHL, index, router, run
-
-
-class Streaming(Scripted):
-    """Scripted, where a route may also be (start, end, answer): silent until
-    ``start`` seconds, then answering (on_answer) until the body is complete
-    at ``end`` seconds, like a server streaming a large file."""
-
-    async def fetch(self, url, *, headers, timeout, total=None, on_answer=None):
-        answer = self.routes.get(url)
-        if not (isinstance(answer, tuple) and len(answer) == 3):
-            return await super().fetch(url, headers=headers, timeout=timeout,
-                                       total=total, on_answer=on_answer)
-        self.asked.append(url)
-        start, end, answer = answer
-        try:
-            await asyncio.sleep(start)
-            on_answer and on_answer()
-            await asyncio.sleep(end - start)
-        except asyncio.CancelledError:
-            self.cancelled.append(url)
-            raise
-        if isinstance(answer, bytes):
-            answer = Response(url, 200, {"content-type": "application/octet-stream"}, answer)
-        return answer
 
 
 GOOD = wheel()
