@@ -120,10 +120,10 @@ def padding(project: str, n: int) -> list[dict]:
     return out
 
 
-def padding_html(project: str, n: int) -> str:
-    """The same entries as PEP 503 anchors, as pypi.org writes them."""
+def padding_html(project: str, n: int, entries: list[dict] | None = None) -> str:
+    """The same entries (or ``entries``) as PEP 503 anchors, as pypi.org writes them."""
     rows = []
-    for e in padding(project, n):
+    for e in entries if entries is not None else padding(project, n):
         attrs = f' data-requires-python="{escape(e["requires-python"])}"'
         if "core-metadata" in e:
             meta = f'sha256={e["core-metadata"]["sha256"]}'

@@ -10,12 +10,18 @@ http(s) only, with their percent-encoding untouched and without a fragment: a
 ``#sha256=...`` fragment becomes the file's hash when the answer gives none otherwise.
 A file's PEP 658 metadata counts as available only when the mirror says so
 (``true`` or a hash); ``false`` or no key means it is not.
+
+Files micropip can never install in this runtime (see ``micropip_could_install``;
+for the legacy JSON API, non-wheels) are counted and left out before any other work: on a big page (pypi.org lists
+thousands of sdists and platform wheels) they are nearly all of it, and parsing,
+rendering and re-parsing them cost b most of its time over plain micropip.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -69,9 +75,24 @@ class ProjectPage:
     name: str
     files: list[FileEntry] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # entries dropped, and why
+    skipped: int = 0  # files left out: micropip could never install them here
 
     def find(self, filename: str) -> FileEntry | None:
         return next((f for f in self.files if f.filename == filename), None)
+
+
+def micropip_could_install(filename: str) -> bool:
+    """Whether micropip could ever choose this file here. It is micropip's own
+    first check (``_fast_check_incompatibility``, the same in 0.6-0.11, with
+    the wasm32 rule of 0.9+): only a ``.whl`` named for ``sys.platform``
+    ("emscripten" in Pyodide), for any platform, or for wasm32 passes; micropip
+    never looks further at the others, so leaving them out changes nothing it
+    can install, nor its error when nothing fits."""
+    if not filename.endswith(".whl"):
+        return False
+    platform = sys.platform
+    return (platform in filename or filename.endswith("-none-any.whl")
+            or (platform == "emscripten" and filename.endswith("wasm32.whl")))
 
 
 def parse_answer(body: bytes, content_type: str, url: str, project: str) -> ProjectPage:
@@ -128,12 +149,16 @@ def _from_pep691(data: dict, url: str, project: str) -> ProjectPage:
     for raw in files:
         if not isinstance(raw, dict):
             raise InvalidAnswer("PEP 691 file entry is not an object")
+        filename = _str(raw.get("filename"), "filename")
+        if not micropip_could_install(filename):
+            page.skipped += 1
+            continue
         hashes = raw.get("hashes") or {}
         if not isinstance(hashes, dict):
             raise InvalidAnswer("PEP 691 'hashes' is not an object")
         meta = _first_present(raw, "core-metadata", "data-dist-info-metadata", "dist-info-metadata")
         _add(page, url,
-             filename=_str(raw.get("filename"), "filename"),
+             filename=filename,
              href=_str(raw.get("url"), "url"),
              hashes=hashes,
              requires_python=raw.get("requires-python"),
@@ -154,6 +179,10 @@ def _from_legacy_json(data: dict, url: str, project: str) -> ProjectPage:
         for raw in group:
             if not isinstance(raw, dict):
                 raise InvalidAnswer("JSON API file entry is not an object")
+            filename = _str(raw.get("filename"), "filename")
+            if not filename.endswith(".whl"):  # micropip reads this API without its first
+                page.skipped += 1                # check, so only non-wheels are sure to be out
+                continue
             digests = raw.get("digests") or {}
             if not isinstance(digests, dict):
                 raise InvalidAnswer("JSON API 'digests' is not an object")
@@ -161,7 +190,7 @@ def _from_legacy_json(data: dict, url: str, project: str) -> ProjectPage:
             if yanked and raw.get("yanked_reason"):
                 yanked = raw["yanked_reason"]
             _add(page, url,
-                 filename=_str(raw.get("filename"), "filename"),
+                 filename=filename,
                  href=_str(raw.get("url"), "url"),
                  hashes=digests,
                  requires_python=raw.get("requires_python"),
@@ -212,6 +241,9 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
         filename = "".join(text_parts).strip() or unquote(path.rsplit("/", 1)[-1])
         if not _DIST_FILE.search(filename):
             continue
+        if not micropip_could_install(filename):
+            page.skipped += 1
+            continue
         meta = _first_present(attrs, "data-core-metadata", "data-dist-info-metadata")
         yanked = attrs.get("data-yanked")
         _add(page, base,
@@ -222,7 +254,7 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
              yanked=(yanked or True) if yanked is not None else False,
              core_metadata=_html_meta(meta),
              size=None)
-    if not page.files and not page.refused:
+    if not page.files and not page.refused and not page.skipped:
         raise InvalidAnswer("HTML page lists no distribution files "
                             "(a login, error or captive-portal page?)")
     return page
@@ -277,14 +309,17 @@ def best_hash(hashes: dict[str, str]) -> tuple[str, str] | None:
 def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_python,
          yanked, core_metadata, size) -> None:
     link, fragment = href.split("#", 1) if "#" in href else (href, "")
-    file_url = _join(base, link)
-    if file_url is None:  # one malformed link (e.g. "http://[x/") must not sink the page
-        page.refused.append(f"{filename}: refused malformed URL {href!r}")
-        return
-    scheme = urlsplit(file_url).scheme
-    if scheme not in ("http", "https"):
-        page.refused.append(f"{filename}: refused {scheme or 'relative'} URL {href!r}")
-        return
+    if is_plain_url(link):
+        file_url = link  # what urljoin would return, at a fraction of its cost
+    else:
+        file_url = _join(base, link)
+        if file_url is None:  # one malformed link (e.g. "http://[x/") must not sink the page
+            page.refused.append(f"{filename}: refused malformed URL {href!r}")
+            return
+        scheme = urlsplit(file_url).scheme
+        if scheme not in ("http", "https"):
+            page.refused.append(f"{filename}: refused {scheme or 'relative'} URL {href!r}")
+            return
     if "/" in filename or "\\" in filename or filename in ("", ".", ".."):
         page.refused.append(f"refused file name {filename!r}")
         return
@@ -300,6 +335,18 @@ def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_pytho
         size = None
     page.files.append(FileEntry(filename, file_url, hashes, requires_python, yanked,
                                 core_metadata, size))
+
+
+# An absolute http(s) URL that urllib hands back unchanged: lower-case scheme, a plain
+# host and port, a path of characters urlsplit never strips, splits on or checks (no
+# query, fragment, ";" params, brackets, spaces or non-ASCII), and no dot segments.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?/[A-Za-z0-9_~%!$&'()*+,=:@/.-]*")
+
+
+def is_plain_url(link: str) -> bool:
+    """Whether ``link`` needs no resolving: most mirrors list such absolute URLs,
+    and urljoin + urlsplit on each of thousands of them is most of a page's cost."""
+    return _PLAIN_URL.fullmatch(link) is not None and "/." not in link
 
 
 def _join(base: str, link: str) -> str | None:

@@ -416,8 +416,10 @@ def _first_line(e: Exception) -> str:
 
 
 def _offers(page: ProjectPage, requirement) -> bool:
-    """Whether the page lists a wheel whose version the requirement accepts."""
-    for entry in page.files:
+    """Whether the page lists a wheel whose version the requirement accepts.
+    Newest last is the usual order of a page, and the newest usually fits:
+    looking from the end finds it without parsing every older version."""
+    for entry in reversed(page.files):
         version = entry.version
         if version is None:
             continue

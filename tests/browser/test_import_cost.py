@@ -1,7 +1,7 @@
 """What `import micropip_mirror` + `enable([...])` load in real Pyodide, and from where.
 Pyodide writes no .pyc, so a module imported from source is compiled in the page each
 time: code that many sessions never use is imported at first use (the lockfile, probe
-and catalogue code, and the stdlib `email` package, only for checking a .metadata file),
+and catalogue code; .metadata files are checked without the stdlib `email` package),
 and the release wheel carries checked-hash .pycs for each supported Python
 (tests/support/pycs.py), which the page reads instead of compiling, unless a source no
 longer matches its pyc.  No timing: the modules and their origin only."""

@@ -8,6 +8,11 @@ value is computed from the answer itself, not from micropip.
 
 Answers: the real pypi.org pages micropip's maintainers recorded (see
 tests/support/pypi_responses.py) and generated pages of every shape.
+
+Files micropip can never install here are left out of our page (normalize.
+micropip_could_install): the files left out must be exactly those micropip's own
+first check drops, so that what it can install, and its error when nothing fits,
+stay the same.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import html
 import inspect
 import json
 import re
+import sys
 from urllib.parse import urljoin
 
 import micropip.package_index as package_index
@@ -23,10 +29,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from micropip_mirror.normalize import PEP691_JSON, parse_answer, to_pep691_json
+from micropip_mirror.normalize import (_DIST_FILE, PEP691_JSON, micropip_could_install, parse_answer,
+                                       to_pep691_json)
 from tests.support import pypi_responses
 
 INDEX = "https://mirror.example/simple/"
+REAL_PLATFORM = sys.platform  # some tests play Pyodide's "emscripten"
 
 
 def micropip_reads(body: str, content_type: str, project: str, url: str):
@@ -96,7 +104,45 @@ def assert_same(body: bytes, content_type: str, project: str, page_url: str) -> 
     requires_python = raw_requires_python(body, content_type)  # micropip does not keep it
     for entry in page.files:
         assert entry.requires_python == requires_python.get(entry.filename), entry.filename
+    assert_left_out_what_micropip_never_reads(body, content_type, page)
     return len(ours)
+
+
+def micropip_looks_at(filename: str) -> bool:
+    """micropip's own first check of a listed file (False: it never reads that entry on)."""
+    return package_index._fast_check_incompatibility(filename)
+
+
+def listed_files(body: bytes, content_type: str) -> list[str]:
+    """The distribution file names a raw answer lists."""
+    if content_type == "text/html":
+        names = [html.unescape(m).strip() for m in re.findall(r"<a\s[^>]*>([^<]*)</a>", body.decode())]
+        return [n for n in names if _DIST_FILE.search(n)]
+    data = json.loads(body)
+    if "files" in data:
+        return [f["filename"] for f in data["files"]]
+    return [f["filename"] for group in data["releases"].values() for f in group]
+
+
+def assert_left_out_what_micropip_never_reads(body: bytes, content_type: str, page) -> None:
+    """Our page keeps exactly the files micropip's own first check lets through, and
+    counts the others; every file left out is one micropip's full check rejects too."""
+    listed = listed_files(body, content_type)
+    legacy = content_type != "text/html" and "files" not in json.loads(body)
+    # micropip reads the legacy JSON API without its first check: there only non-wheels go.
+    kept = [n for n in listed if (n.endswith(".whl") if legacy else micropip_looks_at(n))]
+    assert [f.filename for f in page.files] == kept
+    assert page.skipped == len(listed) - len(kept)
+    if sys.platform == REAL_PLATFORM:  # micropip's full check knows this interpreter's tags only
+        for name in set(listed) - set(kept):
+            assert not _micropip_compatible(name), name
+
+
+def _micropip_compatible(filename: str) -> bool:
+    """micropip's full compatibility check (0.9 returns a bool, 0.10+ a pair)."""
+    from micropip._utils import is_package_compatible
+    verdict = is_package_compatible(filename)
+    return verdict[0] if isinstance(verdict, tuple) else verdict
 
 
 def raw_requires_python(body: bytes, content_type: str) -> dict[str, str | None]:
@@ -123,6 +169,21 @@ def test_recorded_pypi_answers_read_the_same(recorded):
     url = f"https://pypi.org/simple/{project}/" if "simple" in filename else \
         f"https://pypi.org/pypi/{project}/json"
     assert_same(body, content_type, project, url)
+
+
+SIMPLE = [r for r in RECORDED if "simple" in r[0]]  # micropip reads the legacy API another way
+
+
+@pytest.mark.parametrize("recorded", SIMPLE, ids=[r[0] for r in SIMPLE])
+def test_recorded_answers_in_pyodide_keep_what_micropip_would_read(recorded, monkeypatch):
+    """As in Pyodide (sys.platform "emscripten"): the platform wheels of these real
+    pages (numpy's manylinux, macOS, Windows ones) and sdists are left out, and
+    micropip reads the same installable wheels from our page as from the raw one."""
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    filename, project, content_type, body = recorded
+    page = parse_answer(body, content_type, "https://pypi.org/simple/x/", project)
+    assert page.skipped > 0
+    assert_same(body, content_type, project, f"https://pypi.org/simple/{project}/")
 
 
 def test_recorded_answers_are_all_there():
@@ -199,3 +260,59 @@ def render(project: str, entries, fmt: str) -> tuple[bytes, str]:
 def test_generated_answers_read_the_same(project, entries, fmt):
     body, content_type = render(project, entries, fmt)
     assert_same(body, content_type, project, INDEX + project + "/")
+
+
+# -- the files left out, name by name ------------------------------------------------
+
+PLATFORM_TAGS = ["cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64", "cp312-cp312-macosx_11_0_arm64",
+                 "cp312-cp312-win_amd64", "cp313-cp313-musllinux_1_2_x86_64", "cp312-abi3-linux_x86_64",
+                 "py3-none-any", "py2.py3-none-any", "cp312-none-any", "py3-none-emscripten_3_1_58_wasm32",
+                 "cp312-cp312-emscripten_3_1_58_wasm32", "cp312-cp312-pyodide_2024_0_wasm32",
+                 "cp313-cp313-pyemscripten_2025_0_wasm32", "cp312-cp312-wasm32", "py3-none-any.WHL"]
+odd_names = st.sampled_from(["demo_pkg-1.0", "emscripten_tools-1.0", "linux_utils-2.0", "demo-pkg-1.0",
+                             "any-1.0-1", "x"])
+odd_tails = st.one_of(st.sampled_from(PLATFORM_TAGS).map(lambda t: f"-{t}" + ("" if t.endswith("WHL") else ".whl")),
+                      st.sampled_from([".tar.gz", ".zip", ".egg", ".whl", "-none-any.whl", "-any.whl",
+                                       ".whl.metadata", "-wasm32.whl", "wasm32.whl", ".tar.bz2"]),
+                      st.text("abcdefghijklmnopqrstuvwxyz0123456789_.-", max_size=30).map(lambda t: t + ".whl"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(odd_names, odd_tails, st.sampled_from(["real", "emscripten"]))
+def test_we_leave_out_exactly_what_micropips_first_check_drops(name, tail, platform):
+    """Name by name, here and as in Pyodide. One difference, on our side: micropip
+    0.6 lacks 0.9's wasm32 rule, so we keep a ``*wasm32.whl`` it drops (it then
+    drops it itself, so nothing changes)."""
+    filename = name + tail
+    real = sys.platform
+    try:
+        if platform == "emscripten":
+            sys.platform = "emscripten"
+        ours, micropips = micropip_could_install(filename), micropip_looks_at(filename)
+    finally:
+        sys.platform = real
+    if ours and not micropips:  # only micropip 0.6's missing wasm32 rule
+        assert platform == "emscripten" and filename.endswith("wasm32.whl"), filename
+        assert not micropip_looks_at_wasm32()
+    else:
+        assert ours == micropips, filename
+
+
+def micropip_looks_at_wasm32() -> bool:
+    real = sys.platform
+    try:
+        sys.platform = "emscripten"
+        return micropip_looks_at("demo_pkg-1.0-cp312-cp312-pyodide_2024_0_wasm32.whl")
+    finally:
+        sys.platform = real
+
+
+def test_every_wheel_micropip_accepts_here_is_kept():
+    """A wheel for each of the tags micropip ranks for this interpreter is kept."""
+    from micropip._utils import sys_tags
+    tags = list(sys_tags())
+    assert len(tags) > 50
+    for tag in tags:
+        filename = f"demo_pkg-1.0-{tag}.whl"
+        assert _micropip_compatible(filename), filename
+        assert micropip_could_install(filename), filename

@@ -144,3 +144,20 @@ def test_metadata_is_announced_only_when_the_mirror_announces_it(flag, announced
     body = json.dumps({"name": "demo-pkg", "files": [entry]}).encode()
     (out,) = json.loads(to_pep691_json(parse_answer(body, PEP691_JSON, BASE, "demo-pkg")))["files"]
     assert ("core-metadata" in out) is announced and ("data-dist-info-metadata" in out) is announced
+
+
+def test_files_left_out_are_not_read_further(monkeypatch):
+    """As in Pyodide: an sdist and a Windows wheel are counted and left out unread (a
+    malformed entry there no longer sinks the page: micropip never reads it either);
+    malformed entries among the files kept are still refused and reported."""
+    import sys
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    body = json.dumps({"name": "demo-pkg", "files": [
+        {"filename": "demo_pkg-1.0.tar.gz", "url": "https://m.example/a.tar.gz", "hashes": ["not", "a", "dict"]},
+        {"filename": "demo_pkg-1.0-cp312-cp312-win_amd64.whl", "url": "http://[bad/x.whl", "hashes": {}},
+        {"filename": "demo_pkg-1.0-py3-none-any.whl", "url": "javascript:alert(1)", "hashes": {}},
+        {"filename": "demo_pkg-1.0-cp312-cp312-pyodide_2024_0_wasm32.whl", "url": "/f/w.whl", "hashes": {}},
+    ]}).encode()
+    page = parse_answer(body, PEP691_JSON, BASE, "demo-pkg")
+    assert [f.filename for f in page.files] == ["demo_pkg-1.0-cp312-cp312-pyodide_2024_0_wasm32.whl"]
+    assert page.skipped == 2 and len(page.refused) == 1 and "javascript" in page.refused[0]

@@ -111,6 +111,21 @@ def test_a_stale_mirror_does_not_block_a_mirror_that_has_the_version():
     assert [f.filename for f in result.files] == [old]
 
 
+def test_a_mirror_with_no_wheel_installable_here_counts_as_lacking_the_version(monkeypatch):
+    """As in Pyodide: A has 2.0.0 only as an sdist and a manylinux wheel, which micropip
+    can never install there (normalize leaves them out); B's pure wheel is served."""
+    import sys
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    linux = "demo_pkg-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    t = Scripted({A.project_url("demo-pkg"): index(A, [(linux, "https://a.example/" + linux, None),
+                                                       ("demo_pkg-2.0.0.tar.gz", "https://a.example/s.tar.gz", None)]),
+                  B.project_url("demo-pkg"): index(B, [(WHL, "https://b.example/" + WHL, None)])})
+    r = router(t)
+    result = run(r.project_page("demo-pkg", Req("==2.0.0")))
+    assert [f.filename for f in result.files] == [WHL]
+    assert [a.outcome for a in r.report[0].attempts] == ["stale", "ok"]
+
+
 def test_files_fall_back_and_a_tampered_wheel_is_never_returned():
     files_a = "https://a.example/packages/" + WHL
     files_b = "https://b.example/packages/" + WHL
