@@ -63,11 +63,15 @@ class FileEntry:
 
     @property
     def version(self) -> str | None:
-        """The version field of a wheel filename (None for other files)."""
-        if not self.filename.endswith(".whl"):
-            return None
-        parts = self.filename[:-4].split("-")
-        return parts[1] if len(parts) >= 5 else None
+        return wheel_version(self.filename)
+
+
+def wheel_version(filename: str) -> str | None:
+    """The version field of a wheel filename (None for other files)."""
+    if not filename.endswith(".whl"):
+        return None
+    parts = filename[:-4].split("-")
+    return parts[1] if len(parts) >= 5 else None
 
 
 @dataclass
@@ -75,7 +79,8 @@ class ProjectPage:
     name: str
     files: list[FileEntry] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # entries dropped, and why
-    skipped: int = 0  # files left out: micropip could never install them here
+    # Names of the files left out: micropip could never install them here.
+    skipped: list[str] = field(default_factory=list)
 
     def find(self, filename: str) -> FileEntry | None:
         return next((f for f in self.files if f.filename == filename), None)
@@ -151,7 +156,7 @@ def _from_pep691(data: dict, url: str, project: str) -> ProjectPage:
             raise InvalidAnswer("PEP 691 file entry is not an object")
         filename = _str(raw.get("filename"), "filename")
         if not micropip_could_install(filename):
-            page.skipped += 1
+            page.skipped.append(filename)
             continue
         hashes = raw.get("hashes") or {}
         if not isinstance(hashes, dict):
@@ -181,7 +186,7 @@ def _from_legacy_json(data: dict, url: str, project: str) -> ProjectPage:
                 raise InvalidAnswer("JSON API file entry is not an object")
             filename = _str(raw.get("filename"), "filename")
             if not filename.endswith(".whl"):  # micropip reads this API without its first
-                page.skipped += 1                # check, so only non-wheels are sure to be out
+                page.skipped.append(filename)    # check, so only non-wheels are sure to be out
                 continue
             digests = raw.get("digests") or {}
             if not isinstance(digests, dict):
@@ -242,7 +247,7 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
         if not _DIST_FILE.search(filename):
             continue
         if not micropip_could_install(filename):
-            page.skipped += 1
+            page.skipped.append(filename)
             continue
         meta = _first_present(attrs, "data-core-metadata", "data-dist-info-metadata")
         yanked = attrs.get("data-yanked")

@@ -13,7 +13,7 @@ from .cache import AnswerCache
 from .errors import AllMirrorsFailed, AttemptFailed, InvalidAnswer
 from .health import Health
 from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
-from .normalize import FileEntry, ProjectPage, best_hash, parse_answer
+from .normalize import FileEntry, ProjectPage, best_hash, parse_answer, wheel_version
 from .wheelcheck import InvalidFile, check_metadata, check_wheel, metadata_from_wheel
 from .policy import Policy
 from .race import NoneSucceeded, first_success, lost_race
@@ -115,8 +115,9 @@ class Router:
         else:
             # A mirror that lacked the version another one had is behind: ask it last
             # for a while, or every later dependency would come from it (older, slower).
-            for behind, _ in lacking:
-                self.health.bench(behind, f"lags: no wheel matching {requirement}")
+            for behind, lacked in lacking:
+                if not _lists_version(lacked, requirement):
+                    self.health.bench(behind, f"lags: no wheel matching {requirement}")
         record.finish(mirror.name)
         self._remember_files(project, page, mirror)
         return page
@@ -416,11 +417,21 @@ def _first_line(e: Exception) -> str:
 
 
 def _offers(page: ProjectPage, requirement) -> bool:
-    """Whether the page lists a wheel whose version the requirement accepts.
-    Newest last is the usual order of a page, and the newest usually fits:
+    """Whether the page lists a wheel installable here whose version the requirement
+    accepts. Newest last is the usual order of a page, and the newest usually fits:
     looking from the end finds it without parsing every older version."""
-    for entry in reversed(page.files):
-        version = entry.version
+    return _accepts_one((entry.filename for entry in reversed(page.files)), requirement)
+
+
+def _lists_version(page: ProjectPage, requirement) -> bool:
+    """Whether the page has an accepted version's wheel, if only for other platforms:
+    then its mirror is not behind, and is not benched for lacking one for this one."""
+    return _accepts_one(reversed(page.skipped), requirement)
+
+
+def _accepts_one(filenames, requirement) -> bool:
+    for filename in filenames:
+        version = wheel_version(filename)
         if version is None:
             continue
         try:

@@ -160,4 +160,4 @@ def test_files_left_out_are_not_read_further(monkeypatch):
     ]}).encode()
     page = parse_answer(body, PEP691_JSON, BASE, "demo-pkg")
     assert [f.filename for f in page.files] == ["demo_pkg-1.0-cp312-cp312-pyodide_2024_0_wasm32.whl"]
-    assert page.skipped == 2 and len(page.refused) == 1 and "javascript" in page.refused[0]
+    assert len(page.skipped) == 2 and len(page.refused) == 1 and "javascript" in page.refused[0]
