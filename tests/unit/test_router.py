@@ -148,6 +148,25 @@ def test_a_mirror_with_the_version_for_other_platforms_only_is_not_benched_as_la
     assert r.health.order([A, B]) == [B, A]
 
 
+def test_a_project_with_wheels_for_other_platforms_only_everywhere_is_left_to_micropip(monkeypatch):
+    """No mirror has a wheel installable here: the first mirror's page goes to micropip
+    (with nothing it could install, as its own first check would leave it), which then
+    raises its usual error; no mirror is benched, since none is behind."""
+    import sys
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    linux = "demo_pkg-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    mac = "demo_pkg-2.0.0-cp312-cp312-macosx_11_0_arm64.whl"
+    t = Scripted({A.project_url("demo-pkg"): index(A, [(linux, "https://a.example/" + linux, None),
+                                                       ("demo_pkg-2.0.0.tar.gz", "https://a.example/s.tar.gz", None)]),
+                  B.project_url("demo-pkg"): index(B, [(mac, "https://b.example/" + mac, None)])})
+    r = router(t)
+    result = run(r.project_page("demo-pkg", Req(">=2")))
+    assert result.files == [] and result.skipped == [linux, "demo_pkg-2.0.0.tar.gz"]
+    assert [a.outcome for a in r.report[0].attempts] == ["stale", "stale"]
+    assert r.report[0].served_by == "a"
+    assert r.health.order([A, B]) == [A, B]
+
+
 def test_files_fall_back_and_a_tampered_wheel_is_never_returned():
     files_a = "https://a.example/packages/" + WHL
     files_b = "https://b.example/packages/" + WHL
