@@ -317,6 +317,9 @@ def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_pytho
     if is_plain_url(link):
         file_url = link  # what urljoin would return, at a fraction of its cost
     else:
+        # As a browser reads a link (WHATWG URL): urljoin removes these only when the
+        # link's scheme is the base's, and hands any other link back as it is.
+        link = link.strip(_C0_AND_SPACE).translate(_TAB_AND_NEWLINE)
         file_url = _join(base, link)
         if file_url is None:  # one malformed link (e.g. "http://[x/") must not sink the page
             page.refused.append(f"{filename}: refused malformed URL {href!r}")
@@ -346,6 +349,10 @@ def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_pytho
 # host and port, a path of characters urlsplit never strips, splits on or checks (no
 # query, fragment, ";" params, brackets, spaces or non-ASCII), and no dot segments.
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?/[A-Za-z0-9_~%!$&'()*+,=:@/.-]*")
+
+
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_TAB_AND_NEWLINE = dict.fromkeys(map(ord, "\t\n\r"))
 
 
 def is_plain_url(link: str) -> bool:
