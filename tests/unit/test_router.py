@@ -126,6 +126,21 @@ def test_a_mirror_with_no_wheel_installable_here_counts_as_lacking_the_version(m
     assert [a.outcome for a in r.report[0].attempts] == ["stale", "ok"]
 
 
+def test_a_legacy_json_mirror_with_no_wheel_installable_here_counts_as_lacking_the_version(monkeypatch):
+    """The same through the legacy JSON API, whose platform wheels normalize keeps."""
+    import sys
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    linux = "demo_pkg-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    legacy = json.dumps({"info": {"name": "demo-pkg"}, "releases": {"2.0.0": [
+        {"filename": linux, "url": "https://a.example/" + linux, "digests": {}}]}}).encode()
+    t = Scripted({A.project_url("demo-pkg"): page(A.project_url("demo-pkg"), legacy),
+                  B.project_url("demo-pkg"): index(B, [(WHL, "https://b.example/" + WHL, None)])})
+    r = router(t)
+    result = run(r.project_page("demo-pkg", Req("==2.0.0")))
+    assert [f.filename for f in result.files] == [WHL]
+    assert [a.outcome for a in r.report[0].attempts] == ["stale", "ok"]
+
+
 def test_a_mirror_with_the_version_for_other_platforms_only_is_not_benched_as_lagging(monkeypatch):
     """A lists 2.0.0, only for Linux; B (an index of Pyodide wheels) has one for this
     platform. B serves it, but A is not behind: the next project still asks A first."""
