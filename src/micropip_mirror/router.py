@@ -13,7 +13,8 @@ from .cache import AnswerCache
 from .errors import AllMirrorsFailed, AttemptFailed, InvalidAnswer
 from .health import Health
 from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
-from .normalize import FileEntry, ProjectPage, best_hash, parse_answer, wheel_version
+from .normalize import (FileEntry, ProjectPage, best_hash, micropip_could_install, parse_answer,
+                        wheel_version)
 from .wheelcheck import InvalidFile, check_metadata, check_wheel, metadata_from_wheel
 from .policy import Policy
 from .race import NoneSucceeded, first_success, lost_race
@@ -420,13 +421,15 @@ def _offers(page: ProjectPage, requirement) -> bool:
     """Whether the page lists a wheel installable here whose version the requirement
     accepts. Newest last is the usual order of a page, and the newest usually fits:
     looking from the end finds it without parsing every older version."""
-    return _accepts_one((entry.filename for entry in reversed(page.files)), requirement)
+    installable = (e.filename for e in reversed(page.files) if micropip_could_install(e.filename))
+    return _accepts_one(installable, requirement)  # legacy JSON pages keep every wheel
 
 
 def _lists_version(page: ProjectPage, requirement) -> bool:
     """Whether the page has an accepted version's wheel, if only for other platforms:
     then its mirror is not behind, and is not benched for lacking one for this one."""
-    return _accepts_one(reversed(page.skipped), requirement)
+    every = itertools.chain((e.filename for e in reversed(page.files)), reversed(page.skipped))
+    return _accepts_one(every, requirement)
 
 
 def _accepts_one(filenames, requirement) -> bool:
