@@ -433,15 +433,19 @@ def _lists_version(page: ProjectPage, requirement) -> bool:
 
 
 def _accepts_one(filenames, requirement) -> bool:
+    """Whether a wheel's version is accepted; each version is parsed once, however
+    many wheels (one per platform and Python) it has."""
+    rejected = set()
     for filename in filenames:
         version = wheel_version(filename)
-        if version is None:
+        if version is None or version in rejected:
             continue
         try:
             if requirement.specifier.contains(version, prereleases=True):
                 return True
         except Exception:  # an unparsable version is simply not a match
-            continue
+            pass
+        rejected.add(version)
     return False
 
 
