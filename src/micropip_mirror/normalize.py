@@ -63,11 +63,15 @@ class FileEntry:
 
     @property
     def version(self) -> str | None:
-        """The version field of a wheel filename (None for other files)."""
-        if not self.filename.endswith(".whl"):
-            return None
-        parts = self.filename[:-4].split("-")
-        return parts[1] if len(parts) >= 5 else None
+        return wheel_version(self.filename)
+
+
+def wheel_version(filename: str) -> str | None:
+    """The version field of a wheel filename (None for other files)."""
+    if not filename.endswith(".whl"):
+        return None
+    parts = filename[:-4].split("-")
+    return parts[1] if len(parts) >= 5 else None
 
 
 @dataclass
@@ -75,7 +79,8 @@ class ProjectPage:
     name: str
     files: list[FileEntry] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # entries dropped, and why
-    skipped: int = 0  # files left out: micropip could never install them here
+    # Names of the files left out: micropip could never install them here.
+    skipped: list[str] = field(default_factory=list)
 
     def find(self, filename: str) -> FileEntry | None:
         return next((f for f in self.files if f.filename == filename), None)
@@ -151,7 +156,7 @@ def _from_pep691(data: dict, url: str, project: str) -> ProjectPage:
             raise InvalidAnswer("PEP 691 file entry is not an object")
         filename = _str(raw.get("filename"), "filename")
         if not micropip_could_install(filename):
-            page.skipped += 1
+            page.skipped.append(filename)
             continue
         hashes = raw.get("hashes") or {}
         if not isinstance(hashes, dict):
@@ -181,7 +186,7 @@ def _from_legacy_json(data: dict, url: str, project: str) -> ProjectPage:
                 raise InvalidAnswer("JSON API file entry is not an object")
             filename = _str(raw.get("filename"), "filename")
             if not filename.endswith(".whl"):  # micropip reads this API without its first
-                page.skipped += 1                # check, so only non-wheels are sure to be out
+                page.skipped.append(filename)    # check, so only non-wheels are sure to be out
                 continue
             digests = raw.get("digests") or {}
             if not isinstance(digests, dict):
@@ -242,7 +247,7 @@ def _from_html(text: str, url: str, project: str) -> ProjectPage:
         if not _DIST_FILE.search(filename):
             continue
         if not micropip_could_install(filename):
-            page.skipped += 1
+            page.skipped.append(filename)
             continue
         meta = _first_present(attrs, "data-core-metadata", "data-dist-info-metadata")
         yanked = attrs.get("data-yanked")
@@ -312,6 +317,9 @@ def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_pytho
     if is_plain_url(link):
         file_url = link  # what urljoin would return, at a fraction of its cost
     else:
+        # As a browser reads a link (WHATWG URL): urljoin removes these only when the
+        # link's scheme is the base's, and hands any other link back as it is.
+        link = link.strip(_C0_AND_SPACE).translate(_TAB_AND_NEWLINE)
         file_url = _join(base, link)
         if file_url is None:  # one malformed link (e.g. "http://[x/") must not sink the page
             page.refused.append(f"{filename}: refused malformed URL {href!r}")
@@ -341,6 +349,10 @@ def _add(page: ProjectPage, base: str, *, filename, href, hashes, requires_pytho
 # host and port, a path of characters urlsplit never strips, splits on or checks (no
 # query, fragment, ";" params, brackets, spaces or non-ASCII), and no dot segments.
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?/[A-Za-z0-9_~%!$&'()*+,=:@/.-]*")
+
+
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_TAB_AND_NEWLINE = dict.fromkeys(map(ord, "\t\n\r"))
 
 
 def is_plain_url(link: str) -> bool:

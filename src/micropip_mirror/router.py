@@ -13,7 +13,8 @@ from .cache import AnswerCache
 from .errors import AllMirrorsFailed, AttemptFailed, InvalidAnswer
 from .health import Health
 from .mirrors import PYPI, PYPI_FILES, Mirror, canonical_name
-from .normalize import FileEntry, ProjectPage, best_hash, parse_answer
+from .normalize import (FileEntry, ProjectPage, best_hash, micropip_could_install, parse_answer,
+                        wheel_version)
 from .wheelcheck import InvalidFile, check_metadata, check_wheel, metadata_from_wheel
 from .policy import Policy
 from .race import NoneSucceeded, first_success, lost_race
@@ -115,8 +116,9 @@ class Router:
         else:
             # A mirror that lacked the version another one had is behind: ask it last
             # for a while, or every later dependency would come from it (older, slower).
-            for behind, _ in lacking:
-                self.health.bench(behind, f"lags: no wheel matching {requirement}")
+            for behind, lacked in lacking:
+                if not _lists_version(lacked, requirement):
+                    self.health.bench(behind, f"lags: no wheel matching {requirement}")
         record.finish(mirror.name)
         self._remember_files(project, page, mirror)
         return page
@@ -416,18 +418,34 @@ def _first_line(e: Exception) -> str:
 
 
 def _offers(page: ProjectPage, requirement) -> bool:
-    """Whether the page lists a wheel whose version the requirement accepts.
-    Newest last is the usual order of a page, and the newest usually fits:
+    """Whether the page lists a wheel installable here whose version the requirement
+    accepts. Newest last is the usual order of a page, and the newest usually fits:
     looking from the end finds it without parsing every older version."""
-    for entry in reversed(page.files):
-        version = entry.version
-        if version is None:
+    installable = (e.filename for e in reversed(page.files) if micropip_could_install(e.filename))
+    return _accepts_one(installable, requirement)  # legacy JSON pages keep every wheel
+
+
+def _lists_version(page: ProjectPage, requirement) -> bool:
+    """Whether the page has an accepted version's wheel, if only for other platforms:
+    then its mirror is not behind, and is not benched for lacking one for this one."""
+    every = itertools.chain((e.filename for e in reversed(page.files)), reversed(page.skipped))
+    return _accepts_one(every, requirement)
+
+
+def _accepts_one(filenames, requirement) -> bool:
+    """Whether a wheel's version is accepted; each version is parsed once, however
+    many wheels (one per platform and Python) it has."""
+    rejected = set()
+    for filename in filenames:
+        version = wheel_version(filename)
+        if version is None or version in rejected:
             continue
         try:
             if requirement.specifier.contains(version, prereleases=True):
                 return True
         except Exception:  # an unparsable version is simply not a match
-            continue
+            pass
+        rejected.add(version)
     return False
 
 

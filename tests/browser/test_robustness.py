@@ -13,6 +13,8 @@ with real Pyodide: it may only ever add ways to succeed.
   finishes on the mirrors it started with (its wheel falls back to the second).
 - A mirror answering JSON nested 100,000 deep: that attempt fails with a reason,
   the next mirror serves.
+- A first mirror that lists a project only as a Linux wheel: the next mirror serves it,
+  and the first, which is not behind, stays in front for the next project.
 
 Chromium only (Node.js loads lockfile packages from disk, not through fetch).
 """
@@ -178,6 +180,32 @@ result = dict(ok=mm_deep.OK, record=record)
     assert failed["outcome"] == "failed" and failed["reason"], failed
     assert served["outcome"] == "ok"
     print("nested JSON:", failed["reason"])
+
+
+def test_a_mirror_with_wheels_for_other_platforms_only_hands_over_and_stays_in_front(page, tmp_path):
+    """The first mirror lists mm-plat only as a Linux wheel: the second serves it, and
+    the first, not behind, still serves the next project."""
+    linux = "mm_plat-1.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    with scripted_index() as first, scripted_index() as second:
+        first.routes["/simple/mm-plat/"] = (PEP691, pep691_page("mm-plat", [(linux, f"{first.origin}/files/{linux}", None)]))
+        serve_project(second, "mm-plat", second.origin, tmp_path)
+        for index in (first, second):
+            serve_project(index, "mm-plat-next", index.origin, tmp_path / index.origin[-5:])
+        result = run_json(page, f"""
+import json, micropip, micropip_mirror
+micropip_mirror.enable([{first.origin + '/simple'!r}, {second.origin + '/simple'!r}],
+                       hedge_after=None, first_hedge_after=None)
+await micropip.install("mm-plat")
+await micropip.install("mm-plat-next")
+import mm_plat, mm_plat_next
+records = {{r.target: r.as_dict() for r in micropip_mirror.report(file=None) if r.kind == "index"}}
+result = dict(ok=mm_plat.OK and mm_plat_next.OK, plat=records["mm-plat"], next=records["mm-plat-next"])
+""")
+    assert result["ok"] is True
+    stale, served = result["plat"]["attempts"]
+    assert stale["outcome"] == "stale" and served["outcome"] == "ok", result["plat"]
+    assert result["plat"]["served_by"] == served["mirror"] != stale["mirror"]
+    assert result["next"]["served_by"] == stale["mirror"], result["next"]
 
 
 # -- last: it points Pyodide's base at a dead port for the rest of the page --------

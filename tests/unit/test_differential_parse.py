@@ -132,7 +132,7 @@ def assert_left_out_what_micropip_never_reads(body: bytes, content_type: str, pa
     # micropip reads the legacy JSON API without its first check: there only non-wheels go.
     kept = [n for n in listed if (n.endswith(".whl") if legacy else micropip_looks_at(n))]
     assert [f.filename for f in page.files] == kept
-    assert page.skipped == len(listed) - len(kept)
+    assert len(page.skipped) == len(listed) - len(kept)
     if sys.platform == REAL_PLATFORM:  # micropip's full check knows this interpreter's tags only
         for name in set(listed) - set(kept):
             assert not _micropip_compatible(name), name
@@ -182,7 +182,7 @@ def test_recorded_answers_in_pyodide_keep_what_micropip_would_read(recorded, mon
     monkeypatch.setattr(sys, "platform", "emscripten")
     filename, project, content_type, body = recorded
     page = parse_answer(body, content_type, "https://pypi.org/simple/x/", project)
-    assert page.skipped > 0
+    assert page.skipped
     assert_same(body, content_type, project, f"https://pypi.org/simple/{project}/")
 
 

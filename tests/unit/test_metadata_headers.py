@@ -38,3 +38,23 @@ def test_a_real_metadata_file_passes_and_another_projects_fails():
         assert "metadata is for other 1.0.0" in str(e)
     else:
         raise AssertionError("another project's metadata passed")
+
+
+PIECES = st.sampled_from([b"Metadata-Version: 2.1", b"Name: demo", b"Name : x", b"name:y", b"Version: 1.0",
+                          b"Version:", b" c", b"\tf", b"From x", b"From: a", b":b", b"junk", b"", b"\xef\xbb\xbf",
+                          b"\xff", b"Name:\xe9", b"\x00", b"\x0b", b"\x0c", b"\x1c", b"\x85", b"Name:  spaced  ",
+                          b"Version: 2\x0b3", b"Name: a\x1cb", b"\xe2\x80\xa8", b"Summary: q\x85r"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.tuples(PIECES, st.sampled_from([b"\n", b"\r\n", b"\r", b""])), max_size=8))
+def test_odd_bytes_are_read_as_the_email_parser_reads_them(pieces):
+    """A BOM, bytes that are not ASCII or not UTF-8, control characters and the
+    separators str.splitlines() would split on but email does not. Bytes past ASCII
+    come out as surrogates here and as U+FFFD there: no project name or version has one."""
+    data = b"".join(piece + end for piece, end in pieces)
+    theirs = BytesHeaderParser().parsebytes(data)
+    ours = metadata_headers(data)
+    for key in ("Name", "Version", "Metadata-Version", "Summary"):
+        value = ours.get(key.lower(), "").encode("ascii", "surrogateescape").decode("ascii", "replace")
+        assert value.strip() == str(theirs.get(key) or "").strip(), (key, data)

@@ -160,4 +160,20 @@ def test_files_left_out_are_not_read_further(monkeypatch):
     ]}).encode()
     page = parse_answer(body, PEP691_JSON, BASE, "demo-pkg")
     assert [f.filename for f in page.files] == ["demo_pkg-1.0-cp312-cp312-pyodide_2024_0_wasm32.whl"]
-    assert page.skipped == 2 and len(page.refused) == 1 and "javascript" in page.refused[0]
+    assert len(page.skipped) == 2 and len(page.refused) == 1 and "javascript" in page.refused[0]
+
+
+@pytest.mark.parametrize("href", [
+    "http://h.example/a\t/demo_pkg-1.0-py3-none-any.whl",
+    "http://h.example/a\n/demo_pkg-1.0-py3-none-any.whl",
+    "\thttp://h.example/a/demo_pkg-1.0-py3-none-any.whl",
+    " http://h.example/a/demo_pkg-1.0-py3-none-any.whl\r\n",
+    "http://h.exa\r\nmple/a/demo_pkg-1.0-py3-none-any.whl",
+])
+def test_tabs_newlines_and_outer_blanks_in_a_link_are_gone_from_its_url(href):
+    """As a browser reads the link (WHATWG URL: tabs and newlines removed, outer blanks and
+    control characters stripped), and as micropip's own urljoin does for a link whose scheme
+    is the page's: urljoin hands a link of another scheme back as it is."""
+    page = f'<a href="{href}">demo_pkg-1.0-py3-none-any.whl</a>'.encode()
+    (entry,) = parse_answer(page, "text/html", BASE, "demo-pkg").files
+    assert entry.url == "http://h.example/a/demo_pkg-1.0-py3-none-any.whl"

@@ -126,6 +126,62 @@ def test_a_mirror_with_no_wheel_installable_here_counts_as_lacking_the_version(m
     assert [a.outcome for a in r.report[0].attempts] == ["stale", "ok"]
 
 
+def test_a_legacy_json_mirror_with_no_wheel_installable_here_counts_as_lacking_the_version(monkeypatch):
+    """The same through the legacy JSON API, whose platform wheels normalize keeps."""
+    import sys
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    linux = "demo_pkg-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    legacy = json.dumps({"info": {"name": "demo-pkg"}, "releases": {"2.0.0": [
+        {"filename": linux, "url": "https://a.example/" + linux, "digests": {}}]}}).encode()
+    t = Scripted({A.project_url("demo-pkg"): page(A.project_url("demo-pkg"), legacy),
+                  B.project_url("demo-pkg"): index(B, [(WHL, "https://b.example/" + WHL, None)])})
+    r = router(t)
+    result = run(r.project_page("demo-pkg", Req("==2.0.0")))
+    assert [f.filename for f in result.files] == [WHL]
+    assert [a.outcome for a in r.report[0].attempts] == ["stale", "ok"]
+
+
+def test_a_mirror_with_the_version_for_other_platforms_only_is_not_benched_as_lagging(monkeypatch):
+    """A lists 2.0.0, only for Linux; B (an index of Pyodide wheels) has one for this
+    platform. B serves it, but A is not behind: the next project still asks A first."""
+    import sys
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    linux = "demo_pkg-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    wasm = "demo_pkg-2.0.0-cp312-cp312-pyodide_2024_0_wasm32.whl"
+    t = Scripted({A.project_url("demo-pkg"): index(A, [(linux, "https://a.example/" + linux, None)]),
+                  B.project_url("demo-pkg"): index(B, [(wasm, "https://b.example/" + wasm, None)])})
+    r = router(t)
+    result = run(r.project_page("demo-pkg", Req("==2.0.0")))
+    assert [f.filename for f in result.files] == [wasm]
+    assert [a.outcome for a in r.report[0].attempts] == ["stale", "ok"]
+    assert r.health.order([A, B]) == [A, B]
+    # One that lists no 2.0.0 at all is behind, and is asked last for a while.
+    old = "demo_pkg-1.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    t.routes[A.project_url("demo-pkg")] = index(A, [(old, "https://a.example/" + old, None)])
+    r = router(t)
+    run(r.project_page("demo-pkg", Req("==2.0.0")))
+    assert r.health.order([A, B]) == [B, A]
+
+
+def test_a_project_with_wheels_for_other_platforms_only_everywhere_is_left_to_micropip(monkeypatch):
+    """No mirror has a wheel installable here: the first mirror's page goes to micropip
+    (with nothing it could install, as its own first check would leave it), which then
+    raises its usual error; no mirror is benched, since none is behind."""
+    import sys
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    linux = "demo_pkg-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+    mac = "demo_pkg-2.0.0-cp312-cp312-macosx_11_0_arm64.whl"
+    t = Scripted({A.project_url("demo-pkg"): index(A, [(linux, "https://a.example/" + linux, None),
+                                                       ("demo_pkg-2.0.0.tar.gz", "https://a.example/s.tar.gz", None)]),
+                  B.project_url("demo-pkg"): index(B, [(mac, "https://b.example/" + mac, None)])})
+    r = router(t)
+    result = run(r.project_page("demo-pkg", Req(">=2")))
+    assert result.files == [] and result.skipped == [linux, "demo_pkg-2.0.0.tar.gz"]
+    assert [a.outcome for a in r.report[0].attempts] == ["stale", "stale"]
+    assert r.report[0].served_by == "a"
+    assert r.health.order([A, B]) == [A, B]
+
+
 def test_files_fall_back_and_a_tampered_wheel_is_never_returned():
     files_a = "https://a.example/packages/" + WHL
     files_b = "https://b.example/packages/" + WHL
