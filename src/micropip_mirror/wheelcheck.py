@@ -104,7 +104,7 @@ def metadata_headers(data: bytes) -> dict[str, str]:
         value = (value.lstrip(" \t") + "".join(header[1:])).rstrip("\r\n")
         headers.setdefault(name.lower(), value)
 
-    for number, line in enumerate(lines):
+    for line in lines:
         if line[0] in " \t":
             if current:
                 current.append(line)

@@ -21,7 +21,7 @@ from micropip_mirror.transport import Response, UrllibTransport
 from micropip_mirror.wheelcheck import InvalidFile, check_metadata, check_wheel
 
 from .fakes import Scripted, page, sha, wheel
-from .test_real_shapes import ALL_NEW, M, install, serve, tree_transaction
+from .test_real_shapes import ALL_NEW, M, install, serve, tree_transaction, with_every_leaf_file
 
 A = Mirror("https://a.example/simple", name="a")
 B = Mirror("https://b.example/simple", name="b")
@@ -129,13 +129,19 @@ def test_odd_but_valid_core_metadata_passes_the_unverified_check(data):
     check_metadata(data, WHL)
 
 
-def test_a_download_given_up_by_its_last_waiter_can_be_asked_for_again_at_once():
-    """The given-up download is still cancelling when the next caller comes: it must
-    get a download of its own, not the cancellation of the old one."""
+def slow_wheel_on_one_mirror():
+    """A wheel taking 0.2 s to arrive from the one mirror that lists it:
+    (its bytes, its URL, the transport, the router)."""
     good = wheel()
     url = "https://a.example/f/" + WHL
     t = Scripted({A.project_url("demo-pkg"): index(A, url, sha(good)), url: (0.2, good)})
-    r = router(t, mirrors=(A,))
+    return good, url, t, router(t, mirrors=(A,))
+
+
+def test_a_download_given_up_by_its_last_waiter_can_be_asked_for_again_at_once():
+    """The given-up download is still cancelling when the next caller comes: it must
+    get a download of its own, not the cancellation of the old one."""
+    good, url, t, r = slow_wheel_on_one_mirror()
 
     async def go():
         await r.project_page("demo-pkg")
@@ -150,10 +156,7 @@ def test_a_download_given_up_by_its_last_waiter_can_be_asked_for_again_at_once()
 
 
 def test_one_waiter_leaving_does_not_cancel_the_others_download():
-    good = wheel()
-    url = "https://a.example/f/" + WHL
-    t = Scripted({A.project_url("demo-pkg"): index(A, url, sha(good)), url: (0.2, good)})
-    r = router(t, mirrors=(A,))
+    good, url, t, r = slow_wheel_on_one_mirror()
 
     async def go():
         await r.project_page("demo-pkg")
@@ -224,11 +227,7 @@ def test_a_requirement_only_a_yanked_version_meets_installs_it_as_plain_micropip
 
 
 def test_a_project_whose_every_version_is_yanked_still_installs():
-    routes = serve(M, "metadata-ok")
-    body = json.loads(routes[M.project_url("leaf")].body)
-    for f in body["files"]:
-        f["yanked"] = "all withdrawn"
-    routes[M.project_url("leaf")] = page(M.project_url("leaf"), json.dumps(body).encode())
+    routes = with_every_leaf_file(serve(M, "metadata-ok"), "yanked", "all withdrawn")
     assert install("app", Scripted(routes))["leaf"] == "2.0.0"
 
 

@@ -92,6 +92,15 @@ def tree_transaction():
     return transaction.Transaction(**fields)
 
 
+def with_every_leaf_file(routes: dict, key: str, value) -> dict:
+    """``routes`` with ``key`` set to ``value`` on every file of leaf's page."""
+    body = json.loads(routes[M.project_url("leaf")].body)
+    for f in body["files"]:
+        f[key] = value
+    routes[M.project_url("leaf")] = page(M.project_url("leaf"), json.dumps(body).encode())
+    return routes
+
+
 def install(requirement: str, transport: Scripted, mirrors=(M,)) -> dict[str, str]:
     """Resolve ``requirement`` with dependencies; name -> version of what micropip picked."""
     txn = tree_transaction()
@@ -178,9 +187,5 @@ def test_a_dependency_whose_every_file_excludes_this_python_installs_as_plain_mi
     """Stale upper bounds (``requires-python = "<3.13"``) are common; Pyodide 314 runs
     Python 3.14. Plain micropip ignores requires-python and installs leaf 2.0.0; so
     must we: files for another Python are hidden only while another version fits."""
-    routes = serve(M, "metadata-ok")
-    body = json.loads(routes[M.project_url("leaf")].body)
-    for f in body["files"]:
-        f["requires-python"] = "<3.0"
-    routes[M.project_url("leaf")] = page(M.project_url("leaf"), json.dumps(body).encode())
+    routes = with_every_leaf_file(serve(M, "metadata-ok"), "requires-python", "<3.0")
     assert install("app", Scripted(routes))["leaf"] == "2.0.0"
